@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * refgem: a reference GEM shmem driver for QEMU's edu PCI device.
+ *
+ * The edu device gives refgem real bus semantics (sysfs unbind/bind, PCI
+ * remove/rescan, hot-unplug) and a real DMA engine. remove() unplugs the DRM
+ * device, so every later ioctl fails with ENODEV while CPU mappings that
+ * userspace already holds stay valid.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_ioctl.h>
+#include <drm/drm_prime.h>
+
+#include "refgem_compat.h"
+#include "refgem_drv.h"
+#include <drm/refgem_drm.h>
+
+#define EDU_VENDOR_ID		0x1234
+#define EDU_DEVICE_ID		0x11e8
+#define EDU_REG_IDENT		0x00
+/* Major version 1 in the top byte, "ed" in the low 16 bits. */
+#define EDU_IDENT_MASK		0xff00ffff
+#define EDU_IDENT		0x010000ed
+
+static const struct drm_ioctl_desc refgem_ioctls[] = {
+	DRM_IOCTL_DEF_DRV(REFGEM_GEM_CREATE, refgem_ioctl_gem_create,
+			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(REFGEM_GEM_MMAP_OFFSET, refgem_ioctl_gem_mmap_offset,
+			  DRM_RENDER_ALLOW),
+};
+
+DEFINE_DRM_GEM_FOPS(refgem_fops);
+
+static const struct drm_driver refgem_driver = {
+	.driver_features = DRIVER_GEM | DRIVER_RENDER,
+	.fops = &refgem_fops,
+	.ioctls = refgem_ioctls,
+	.num_ioctls = ARRAY_SIZE(refgem_ioctls),
+	.gem_create_object = refgem_gem_create_object,
+	REFGEM_PRIME_HOOKS
+	.dumb_create = refgem_dumb_create,
+	.gem_prime_import_sg_table = refgem_gem_prime_import_sg_table,
+	.name = REFGEM_NAME,
+	.desc = "Reference GEM shmem driver for QEMU edu",
+	.date = "20261121",
+	.major = 1,
+	.minor = 0,
+};
+
+static int refgem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct refgem_device *rdev;
+	u32 ident;
+	int ret;
+
+	ret = pcim_enable_device(pdev);
+	if (ret)
+		return ret;
+	ret = pcim_iomap_regions(pdev, BIT(0), REFGEM_NAME);
+	if (ret)
+		return ret;
+	/* QEMU's edu must be created with dma_mask=0xffffffffffffffff. */
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
+	pci_set_master(pdev);
+
+	rdev = devm_drm_dev_alloc(&pdev->dev, &refgem_driver,
+				  struct refgem_device, drm);
+	if (IS_ERR(rdev))
+		return PTR_ERR(rdev);
+	rdev->pdev = pdev;
+	rdev->mmio = pcim_iomap_table(pdev)[0];
+
+	ident = ioread32(rdev->mmio + EDU_REG_IDENT);
+	if ((ident & EDU_IDENT_MASK) != EDU_IDENT) {
+		pci_err(pdev, "not an edu device (ident %#x)\n", ident);
+		return -ENODEV;
+	}
+
+	pci_set_drvdata(pdev, rdev);
+	return drm_dev_register(&rdev->drm, 0);
+}
+
+static void refgem_remove(struct pci_dev *pdev)
+{
+	struct refgem_device *rdev = pci_get_drvdata(pdev);
+
+	/*
+	 * Unplug, not unregister: ioctls on open fds must fail with ENODEV
+	 * and CPU mappings of the device's BOs must be zapped (drm-uapi
+	 * "Device Hot-Unplug").
+	 */
+	drm_dev_unplug(&rdev->drm);
+}
+
+static const struct pci_device_id refgem_pci_ids[] = {
+	{ PCI_DEVICE(EDU_VENDOR_ID, EDU_DEVICE_ID) },
+	{ }
+};
+MODULE_DEVICE_TABLE(pci, refgem_pci_ids);
+
+static struct pci_driver refgem_pci_driver = {
+	.name = REFGEM_NAME,
+	.id_table = refgem_pci_ids,
+	.probe = refgem_probe,
+	.remove = refgem_remove,
+};
+
+static int __init refgem_init(void)
+{
+	int ret;
+
+	refgem_debugfs_module_init();
+	ret = pci_register_driver(&refgem_pci_driver);
+	if (ret)
+		refgem_debugfs_module_exit();
+	return ret;
+}
+
+static void __exit refgem_exit(void)
+{
+	pci_unregister_driver(&refgem_pci_driver);
+	refgem_debugfs_module_exit();
+}
+
+module_init(refgem_init);
+module_exit(refgem_exit);
+
+MODULE_DESCRIPTION("Reference GEM shmem driver for QEMU's edu device");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * refgem buffer objects: GEM shmem objects with refgem's own create and
+ * mmap-offset ioctls, mapped write-combined like vgem's.
+ */
+#include <linux/overflow.h>
+#include <linux/slab.h>
+
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+
+#include "refgem_drv.h"
+#include <drm/refgem_drm.h>
+
+/* shmem backs objects up to what an int page count can index. */
+#define REFGEM_BO_MAX_SIZE	((u64)INT_MAX << PAGE_SHIFT)
+
+static void refgem_gem_free(struct drm_gem_object *obj)
+{
+	drm_gem_shmem_free(to_drm_gem_shmem_obj(obj));
+	atomic_long_dec(&refgem_stats.bos_alive);
+}
+
+static const struct drm_gem_object_funcs refgem_gem_funcs = {
+	.free = refgem_gem_free,
+	.print_info = drm_gem_shmem_object_print_info,
+	.pin = drm_gem_shmem_object_pin,
+	.unpin = drm_gem_shmem_object_unpin,
+	.get_sg_table = drm_gem_shmem_object_get_sg_table,
+	.vmap = drm_gem_shmem_object_vmap,
+	.vunmap = drm_gem_shmem_object_vunmap,
+	.mmap = drm_gem_shmem_object_mmap,
+	.vm_ops = &drm_gem_shmem_vm_ops,
+};
+
+/*
+ * drm_gem_shmem_create() allocates through this hook. Objects are counted
+ * only once creation has succeeded (refgem_shmem_created()), because the
+ * helper kfree()s a half-made object without calling .free.
+ */
+struct drm_gem_object *refgem_gem_create_object(struct drm_device *drm,
+						size_t size)
+{
+	struct refgem_bo *bo;
+
+	bo = kzalloc(sizeof(*bo), GFP_KERNEL);
+	if (!bo)
+		return ERR_PTR(-ENOMEM);
+	bo->base.base.funcs = &refgem_gem_funcs;
+	bo->base.map_wc = true;
+	return &bo->base.base;
+}
+
+static void refgem_shmem_created(void)
+{
+	atomic_long_inc(&refgem_stats.bos_alive);
+	atomic_long_inc(&refgem_stats.bos_created);
+}
+
+/* Create a BO of @size (page aligned) and a handle to it in @file. */
+static int refgem_create_with_handle(struct drm_device *drm,
+				     struct drm_file *file, u64 size,
+				     u32 *handle)
+{
+	struct drm_gem_shmem_object *shmem;
+	int ret;
+
+	shmem = drm_gem_shmem_create(drm, size);
+	if (IS_ERR(shmem))
+		return PTR_ERR(shmem);
+	refgem_shmem_created();
+
+	ret = drm_gem_handle_create(file, &shmem->base, handle);
+	/* The handle, if any, now holds the only reference. */
+	drm_gem_object_put(&shmem->base);
+	return ret;
+}
+
+/* Round @size up to whole pages; E2BIG past what shmem can back. */
+static int refgem_bo_size(u64 size, u64 *aligned)
+{
+	if (check_add_overflow(size, (u64)PAGE_SIZE - 1, aligned) ||
+	    *aligned > REFGEM_BO_MAX_SIZE)
+		return -E2BIG;
+	*aligned = round_down(*aligned, PAGE_SIZE);
+	return 0;
+}
+
+int refgem_ioctl_gem_create(struct drm_device *drm, void *data,
+			    struct drm_file *file)
+{
+	struct drm_refgem_gem_create *args = data;
+	u64 size;
+	int ret;
+
+	if (args->flags & ~REFGEM_BO_FLAGS_MASK)
+		return -EINVAL;
+	if (!args->size)
+		return -EINVAL;
+	ret = refgem_bo_size(args->size, &size);
+	if (ret)
+		return ret;
+	return refgem_create_with_handle(drm, file, size, &args->handle);
+}
+
+/*
+ * Dumb buffers get the same counted path as the create ioctl, with the
+ * pitch * height product checked for overflow.
+ */
+int refgem_dumb_create(struct drm_file *file, struct drm_device *drm,
+		       struct drm_mode_create_dumb *args)
+{
+	u64 pitch, size;
+	int ret;
+
+	if (!args->width || !args->height || !args->bpp)
+		return -EINVAL;
+	pitch = DIV_ROUND_UP((u64)args->width * args->bpp, 8);
+	if (pitch > U32_MAX)
+		return -EINVAL;
+	ret = refgem_bo_size(pitch * args->height, &size);
+	if (ret)
+		return ret;
+	args->pitch = pitch;
+	args->size = size;
+	return refgem_create_with_handle(drm, file, size, &args->handle);
+}
+
+struct drm_gem_object *
+refgem_gem_prime_import_sg_table(struct drm_device *drm,
+				 struct dma_buf_attachment *attach,
+				 struct sg_table *sgt)
+{
+	struct drm_gem_object *obj;
+
+	obj = drm_gem_shmem_prime_import_sg_table(drm, attach, sgt);
+	if (!IS_ERR(obj))
+		refgem_shmem_created();
+	return obj;
+}
+
+int refgem_ioctl_gem_mmap_offset(struct drm_device *drm, void *data,
+				 struct drm_file *file)
+{
+	struct drm_refgem_gem_mmap_offset *args = data;
+
+	if (args->pad)
+		return -EINVAL;
+	return drm_gem_dumb_map_offset(file, drm, args->handle, &args->offset);
+}
