@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * igt_decls.h: our own declarations of the part of the IGT 1.27.1 API that
+ * Our own declarations of the part of the IGT 1.27.1 API that
  * refgem's tests use, so that they build against a distribution's libigt.so.0
  * (Debian's intel-gpu-tools ships the library but no headers).
  *
@@ -408,7 +408,7 @@ void igt_kmsg(const char *format, ...);
  * ~DRIVER_VGEM (0xfffffffb in the library's open_device()).
  */
 #define DRIVER_VGEM	(1 << 2)
-#define DRIVER_ANY	~(DRIVER_VGEM)
+#define DRIVER_ANY	(~(DRIVER_VGEM))
 
 #define ARRAY_SIZE(arr) (sizeof(arr) / sizeof(arr[0]))
 #define ALIGN(v, a) (((v) + (a) - 1) & ~((a) - 1))

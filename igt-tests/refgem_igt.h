@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * refgem_igt.h: what every refgem IGT test includes instead of igt.h.
+ * What every refgem IGT test includes instead of igt.h.
  *
  * Built inside or against an IGT source tree (REFGEM_HAVE_IGT_TREE) it is
  * IGT's own igt.h; built against a distribution's libigt.so.0, which ships
@@ -59,7 +59,7 @@ static inline int refgem_igt_open_driver(enum refgem_node node)
 	if (strcmp(name, REFGEM_DRIVER_NAME))
 		close(fd);
 	igt_require_f(!strcmp(name, REFGEM_DRIVER_NAME),
-		      "IGT device selection opened a \"%s\" device, not %s (see IGT_FORCE_DRIVER, IGT_DEVICE, --device)\n",
+		      "device selection picked %s, not %s: see IGT_FORCE_DRIVER, IGT_DEVICE, --device\n",
 		      name, REFGEM_DRIVER_NAME);
 
 	return fd;

@@ -94,6 +94,13 @@ void refgem_pattern_fill(void *ptr, size_t len, uint32_t seed);
 /* Returns the byte offset of the first mismatch, or (size_t)-1 when intact. */
 size_t refgem_pattern_check(const void *ptr, size_t len, uint32_t seed);
 
+/* Oracles (lib/counters.c) */
+
+#define REFGEM_COUNTERS_PATH "/sys/kernel/debug/refgem/counters"
+
+/* Read counter @name; -ENOENT when absent, -errno when unreadable. */
+int refgem_counter(const char *name, long *val);
+
 /* kmsg (lib/kmsg.c): write a marker line to /dev/kmsg for per-test dmesg splits. */
 int refgem_kmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
