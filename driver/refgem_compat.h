@@ -6,10 +6,15 @@
 #ifndef REFGEM_COMPAT_H
 #define REFGEM_COMPAT_H
 
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
+#include <linux/module.h>
+
+#include <drm/drm_gem_shmem_helper.h>
 #include <drm/drm_prime.h>
 
 /*
- * Feature flags come from Kbuild's header probes (REFGEM_HAVE_*).
+ * Feature flags come from Kbuild's header probes (REFGEM_HAVE_*, REFGEM_NO_*).
  *
  * Before 6.6 a driver had to name the PRIME fd<->handle and dma-buf mmap
  * helpers itself; 6.6 made them the core's default and removed the hooks.
@@ -21,6 +26,49 @@
 	.gem_prime_mmap = drm_gem_prime_mmap,
 #else
 #define REFGEM_PRIME_HOOKS
+#endif
+
+/*
+ * The lock that guards a shmem BO's pages and sgt: a mutex of its own up to
+ * 6.1, the BO's reservation lock since 6.5.
+ */
+#ifdef REFGEM_HAVE_SHMEM_PAGES_LOCK
+static inline void refgem_shmem_lock(struct drm_gem_shmem_object *shmem)
+{
+	mutex_lock(&shmem->pages_lock);
+}
+
+static inline void refgem_shmem_unlock(struct drm_gem_shmem_object *shmem)
+{
+	mutex_unlock(&shmem->pages_lock);
+}
+#else
+static inline void refgem_shmem_lock(struct drm_gem_shmem_object *shmem)
+{
+	dma_resv_lock(shmem->base.resv, NULL);
+}
+
+static inline void refgem_shmem_unlock(struct drm_gem_shmem_object *shmem)
+{
+	dma_resv_unlock(shmem->base.resv);
+}
+#endif
+
+/*
+ * 6.2 split dma-buf mapping calls into ones that expect the reservation
+ * lock held and *_unlocked() ones that take it.
+ */
+#ifdef REFGEM_NO_DMA_BUF_UNLOCKED
+#define refgem_dma_buf_unmap_attachment dma_buf_unmap_attachment
+#else
+#define refgem_dma_buf_unmap_attachment dma_buf_unmap_attachment_unlocked
+#endif
+
+/* 6.13 made symbol namespaces string literals. */
+#ifdef REFGEM_HAVE_NS_IDENT
+#define REFGEM_IMPORT_NS_DMA_BUF MODULE_IMPORT_NS(DMA_BUF)
+#else
+#define REFGEM_IMPORT_NS_DMA_BUF MODULE_IMPORT_NS("DMA_BUF")
 #endif
 
 #endif /* REFGEM_COMPAT_H */

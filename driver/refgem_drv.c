@@ -5,16 +5,19 @@
  * The edu device gives refgem real bus semantics (sysfs unbind/bind, PCI
  * remove/rescan, hot-unplug) and a real DMA engine. remove() unplugs the DRM
  * device, so every later ioctl fails with ENODEV while CPU mappings that
- * userspace already holds stay valid.
+ * userspace already holds stay valid, then revokes every DMA mapping the
+ * device holds (refgem_sgt.c) and tears down its driver-owned table.
  */
 #include <linux/dma-mapping.h>
 #include <linux/module.h>
+#include <linux/sizes.h>
 #include <linux/pci.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_ioctl.h>
+#include <drm/drm_managed.h>
 #include <drm/drm_prime.h>
 
 #include "refgem_compat.h"
@@ -27,12 +30,17 @@
 /* Major version 1 in the top byte, "ed" in the low 16 bits. */
 #define EDU_IDENT_MASK		0xff00ffff
 #define EDU_IDENT		0x010000ed
+/* Two swiotlb segments (256 KiB each) when every mapping bounces. */
+#define REFGEM_SCRATCH_SIZE	SZ_512K
 
 static const struct drm_ioctl_desc refgem_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(REFGEM_GEM_CREATE, refgem_ioctl_gem_create,
 			  DRM_RENDER_ALLOW),
 	DRM_IOCTL_DEF_DRV(REFGEM_GEM_MMAP_OFFSET, refgem_ioctl_gem_mmap_offset,
 			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(REFGEM_SGT_MAP, refgem_ioctl_sgt_map,
+			  DRM_RENDER_ALLOW),
+	DRM_IOCTL_DEF_DRV(REFGEM_DMA, refgem_ioctl_dma, DRM_RENDER_ALLOW),
 };
 
 DEFINE_DRM_GEM_FOPS(refgem_fops);
@@ -45,13 +53,23 @@ static const struct drm_driver refgem_driver = {
 	.gem_create_object = refgem_gem_create_object,
 	REFGEM_PRIME_HOOKS
 	.dumb_create = refgem_dumb_create,
+	.gem_prime_import = refgem_gem_prime_import,
 	.gem_prime_import_sg_table = refgem_gem_prime_import_sg_table,
+	.debugfs_init = refgem_debugfs_init,
 	.name = REFGEM_NAME,
 	.desc = "Reference GEM shmem driver for QEMU edu",
 	.date = "20261121",
 	.major = 1,
 	.minor = 0,
 };
+
+static void refgem_scratch_fini(void *data)
+{
+	struct refgem_device *rdev = data;
+
+	refgem_owned_sgt_fini(&rdev->scratch, rdev->drm.dev);
+	refgem_count(rdev, REFGEM_C_OWNED_MAPS_LIVE, -1);
+}
 
 static int refgem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
@@ -84,6 +102,27 @@ static int refgem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		return -ENODEV;
 	}
 
+	INIT_LIST_HEAD(&rdev->maps);
+	ret = drmm_mutex_init(&rdev->drm, &rdev->maps_lock);
+	if (ret)
+		return ret;
+	ret = drmm_mutex_init(&rdev->drm, &rdev->edu_lock);
+	if (ret)
+		return ret;
+
+	ret = refgem_owned_sgt_init(&rdev->scratch, &pdev->dev,
+				    REFGEM_SCRATCH_SIZE);
+	if (ret)
+		return ret;
+	refgem_count(rdev, REFGEM_C_OWNED_MAPS_LIVE, 1);
+	ret = devm_add_action_or_reset(&pdev->dev, refgem_scratch_fini, rdev);
+	if (ret)
+		return ret;
+	/* Registered after the scratch table, so it runs before its fini. */
+	ret = devm_add_action_or_reset(&pdev->dev, refgem_revoke_all, rdev);
+	if (ret)
+		return ret;
+
 	pci_set_drvdata(pdev, rdev);
 	return drm_dev_register(&rdev->drm, 0);
 }
@@ -98,6 +137,12 @@ static void refgem_remove(struct pci_dev *pdev)
 	 * "Device Hot-Unplug").
 	 */
 	drm_dev_unplug(&rdev->drm);
+	/*
+	 * No ioctl runs any more: unmap every mapping now, before remove()
+	 * returns, rather than at devres time after the bus has let go.
+	 */
+	devm_release_action(&pdev->dev, refgem_revoke_all, rdev);
+	devm_release_action(&pdev->dev, refgem_scratch_fini, rdev);
 }
 
 static const struct pci_device_id refgem_pci_ids[] = {
@@ -135,3 +180,4 @@ module_exit(refgem_exit);
 
 MODULE_DESCRIPTION("Reference GEM shmem driver for QEMU's edu device");
 MODULE_LICENSE("GPL");
+REFGEM_IMPORT_NS_DMA_BUF;

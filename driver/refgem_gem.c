@@ -3,11 +3,14 @@
  * refgem buffer objects: GEM shmem objects with refgem's own create and
  * mmap-offset ioctls, mapped write-combined like vgem's.
  */
+#include <linux/dma-buf.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
 
+#include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
+#include <drm/drm_prime.h>
 
 #include "refgem_drv.h"
 #include <drm/refgem_drm.h>
@@ -17,8 +20,17 @@
 
 static void refgem_gem_free(struct drm_gem_object *obj)
 {
-	drm_gem_shmem_free(to_drm_gem_shmem_obj(obj));
-	atomic_long_dec(&refgem_stats.bos_alive);
+	struct refgem_device *rdev = to_refgem(obj->dev);
+	struct refgem_bo *bo = to_refgem_bo(obj);
+	/* drm_gem_shmem_free() frees @bo: keep what is needed after it. */
+	struct dma_buf *revoked_dmabuf = bo->revoked_dmabuf;
+
+	refgem_bo_unmap_at_free(bo);
+	mutex_destroy(&bo->map_lock);
+	drm_gem_shmem_free(&bo->base);
+	if (revoked_dmabuf)
+		dma_buf_put(revoked_dmabuf);
+	refgem_count(rdev, REFGEM_C_BOS_ALIVE, -1);
 }
 
 static const struct drm_gem_object_funcs refgem_gem_funcs = {
@@ -48,13 +60,15 @@ struct drm_gem_object *refgem_gem_create_object(struct drm_device *drm,
 		return ERR_PTR(-ENOMEM);
 	bo->base.base.funcs = &refgem_gem_funcs;
 	bo->base.map_wc = true;
+	mutex_init(&bo->map_lock);
+	INIT_LIST_HEAD(&bo->map_link);
 	return &bo->base.base;
 }
 
-static void refgem_shmem_created(void)
+static void refgem_shmem_created(struct drm_device *drm)
 {
-	atomic_long_inc(&refgem_stats.bos_alive);
-	atomic_long_inc(&refgem_stats.bos_created);
+	refgem_count(to_refgem(drm), REFGEM_C_BOS_ALIVE, 1);
+	refgem_count(to_refgem(drm), REFGEM_C_BOS_CREATED, 1);
 }
 
 /* Create a BO of @size (page aligned) and a handle to it in @file. */
@@ -68,7 +82,7 @@ static int refgem_create_with_handle(struct drm_device *drm,
 	shmem = drm_gem_shmem_create(drm, size);
 	if (IS_ERR(shmem))
 		return PTR_ERR(shmem);
-	refgem_shmem_created();
+	refgem_shmem_created(drm);
 
 	ret = drm_gem_handle_create(file, &shmem->base, handle);
 	/* The handle, if any, now holds the only reference. */
@@ -135,7 +149,28 @@ refgem_gem_prime_import_sg_table(struct drm_device *drm,
 
 	obj = drm_gem_shmem_prime_import_sg_table(drm, attach, sgt);
 	if (!IS_ERR(obj))
-		refgem_shmem_created();
+		refgem_shmem_created(drm);
+	return obj;
+}
+
+/*
+ * PRIME import maps the attachment for this device: list that mapping so
+ * unbind revokes it. The SRCU section keeps revocation from running between
+ * the core's import and the listing.
+ */
+struct drm_gem_object *refgem_gem_prime_import(struct drm_device *drm,
+					       struct dma_buf *dmabuf)
+{
+	struct drm_gem_object *obj;
+	int idx;
+
+	if (!drm_dev_enter(drm, &idx))
+		return ERR_PTR(-ENODEV);
+	obj = drm_gem_prime_import(drm, dmabuf);
+	/* A self-import returns our own BO, which has no attachment. */
+	if (!IS_ERR(obj) && obj->import_attach)
+		refgem_bo_register_import(to_refgem_bo(obj));
+	drm_dev_exit(idx);
 	return obj;
 }
 

@@ -8,7 +8,6 @@
 #include <xf86drm.h>
 
 #include "refgem.h"
-#include "refgem_drm.h"
 
 /* drmIoctl restarts on EINTR/EAGAIN; turn its -1/errno into -errno. */
 static int ioctl_errno(int fd, unsigned long req, void *arg)
@@ -84,6 +83,36 @@ int refgem_mmap(int fd, uint64_t offset, uint64_t size, int prot, void **ptr)
 		return -errno;
 	*ptr = p;
 	return 0;
+}
+
+int refgem_sgt_map(int fd, uint32_t handle, int device_fd,
+		   struct drm_refgem_sgt_map *out)
+{
+	struct drm_refgem_sgt_map arg = {
+		.handle = handle,
+		.device_fd = device_fd,
+	};
+	int ret;
+
+	ret = ioctl_errno(fd, DRM_IOCTL_REFGEM_SGT_MAP, &arg);
+	if (!ret && out)
+		*out = arg;
+	return ret;
+}
+
+int refgem_dma(int fd, uint32_t handle, uint32_t op, uint32_t engine,
+	       uint64_t offset, uint64_t len, void *buf)
+{
+	struct drm_refgem_dma arg = {
+		.handle = handle,
+		.op = op,
+		.engine = engine,
+		.offset = offset,
+		.length = len,
+		.user_ptr = (uintptr_t)buf,
+	};
+
+	return ioctl_errno(fd, DRM_IOCTL_REFGEM_DMA, &arg);
 }
 
 int refgem_prime_export(int fd, uint32_t handle, uint32_t flags, int *dmabuf)

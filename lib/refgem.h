@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "refgem_drm.h"
+
 #define REFGEM_DRIVER_NAME "refgem"
 
 enum refgem_node {
@@ -84,6 +86,20 @@ int refgem_bo_close(int fd, uint32_t handle);
  * address in @ptr, or a negative errno with *@ptr untouched.
  */
 int refgem_mmap(int fd, uint64_t offset, uint64_t size, int prot, void **ptr);
+
+/*
+ * refgem's sg_table mapping for @handle; @device_fd -1 names the BO's own
+ * device. Fills @out (may be NULL).
+ */
+int refgem_sgt_map(int fd, uint32_t handle, int device_fd,
+		   struct drm_refgem_sgt_map *out);
+
+/*
+ * Device DMA through the BO's mapping: @op REFGEM_DMA_TO_USER reads the BO
+ * as the device sees it into @buf, REFGEM_DMA_FROM_USER writes @buf into it.
+ */
+int refgem_dma(int fd, uint32_t handle, uint32_t op, uint32_t engine,
+	       uint64_t offset, uint64_t len, void *buf);
 
 /* PRIME through libdrm, errno-normalised. */
 int refgem_prime_export(int fd, uint32_t handle, uint32_t flags, int *dmabuf);

@@ -17,6 +17,8 @@ extern "C" {
 
 #define DRM_REFGEM_GEM_CREATE		0x00
 #define DRM_REFGEM_GEM_MMAP_OFFSET	0x01
+#define DRM_REFGEM_SGT_MAP		0x02
+#define DRM_REFGEM_DMA			0x03
 
 /* No flags are defined yet: any bit set is EINVAL. */
 #define REFGEM_BO_FLAGS_MASK		0x0u
@@ -46,12 +48,95 @@ struct drm_refgem_gem_mmap_offset {
 	__u64 offset;
 };
 
+/* drm_refgem_sgt_map.status: this call created the mapping. */
+#define REFGEM_SGT_CREATED		(1u << 0)
+
+/*
+ * struct drm_refgem_sgt_map - DMA-map a BO's sg_table for its device
+ *
+ * The first call maps the BO's pages for the BO's own device; later calls
+ * return the same mapping. For a BO imported through PRIME it is the
+ * attachment's mapping for the importing device, made at import. The
+ * mapping is revoked (unmapped) when the device is unbound, removed or
+ * unplugged, even while the BO is still held.
+ *
+ * @handle: in; ENOENT if it names no BO of this file.
+ * @device_fd: in; -1 for the BO's own device, or an fd of a refgem DRM
+ *	node naming the device to map for. A device other than the BO's own
+ *	is EINVAL and changes nothing; an fd that is not a refgem node is
+ *	EINVAL; a bad fd is EBADF.
+ * @flags: in, must be 0, else EINVAL.
+ * @status: out, REFGEM_SGT_CREATED when this call created the mapping.
+ * @nents: out, DMA segments of the mapping.
+ * @bounced: out, segments whose DMA address is a swiotlb bounce buffer.
+ * @dma_len: out, sum of the DMA segments' lengths.
+ * @max_segment: out, the device's maximum mapping size, the bound that
+ *	segments are split at.
+ */
+struct drm_refgem_sgt_map {
+	__u32 handle;
+	__s32 device_fd;
+	__u32 flags;
+	__u32 status;
+	__u32 nents;
+	__u32 bounced;
+	__u64 dma_len;
+	__u64 max_segment;
+};
+
+/* drm_refgem_dma.op */
+#define REFGEM_DMA_TO_USER		0	/* device reads the BO */
+#define REFGEM_DMA_FROM_USER		1	/* device writes the BO */
+
+/* drm_refgem_dma.engine */
+#define REFGEM_ENGINE_SW		0
+#define REFGEM_ENGINE_EDU		1
+
+/* The edu engine moves at most this much at a time (QEMU 7.2's bound). */
+#define REFGEM_EDU_MAX_LEN		4095
+
+/*
+ * struct drm_refgem_dma - move data between a BO and user memory the way
+ * the device sees the BO: through its DMA mapping (created on first use as
+ * by DRM_IOCTL_REFGEM_SGT_MAP)
+ *
+ * REFGEM_ENGINE_SW walks the mapping by DMA address, translating through
+ * the IOMMU when one translates for the device, else dma-direct (swiotlb
+ * bounce buffers included), with the dma_sync calls a device transfer
+ * needs. REFGEM_ENGINE_EDU makes the edu device's DMA engine do the
+ * transfer, bouncing through the driver-owned scratch table; its range
+ * must lie in one DMA segment and be at most REFGEM_EDU_MAX_LEN bytes
+ * (E2BIG), and takes about 100 ms.
+ *
+ * @handle: in; ENOENT if it names no BO of this file.
+ * @op: in, REFGEM_DMA_TO_USER or REFGEM_DMA_FROM_USER, else EINVAL.
+ * @engine: in, REFGEM_ENGINE_SW or REFGEM_ENGINE_EDU, else EINVAL.
+ * @flags: in, must be 0, else EINVAL.
+ * @offset: in, byte offset into the BO.
+ * @length: in, bytes; 0 or a range past the BO's end is EINVAL.
+ * @user_ptr: in, the user buffer; EFAULT when it is not accessible.
+ */
+struct drm_refgem_dma {
+	__u32 handle;
+	__u32 op;
+	__u32 engine;
+	__u32 flags;
+	__u64 offset;
+	__u64 length;
+	__u64 user_ptr;
+};
+
 #define DRM_IOCTL_REFGEM_GEM_CREATE \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_REFGEM_GEM_CREATE, \
 		 struct drm_refgem_gem_create)
 #define DRM_IOCTL_REFGEM_GEM_MMAP_OFFSET \
 	DRM_IOWR(DRM_COMMAND_BASE + DRM_REFGEM_GEM_MMAP_OFFSET, \
 		 struct drm_refgem_gem_mmap_offset)
+#define DRM_IOCTL_REFGEM_SGT_MAP \
+	DRM_IOWR(DRM_COMMAND_BASE + DRM_REFGEM_SGT_MAP, \
+		 struct drm_refgem_sgt_map)
+#define DRM_IOCTL_REFGEM_DMA \
+	DRM_IOW(DRM_COMMAND_BASE + DRM_REFGEM_DMA, struct drm_refgem_dma)
 
 #if defined(__cplusplus)
 }
