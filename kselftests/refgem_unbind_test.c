@@ -29,14 +29,18 @@ FIXTURE(held_bo) {
 };
 
 FIXTURE_VARIANT(held_bo) {
+	/* The harness does not pass variant names on: keep our own. */
+	const char *name;
 	enum takeaway how;
 };
 
 FIXTURE_VARIANT_ADD(held_bo, unbind) {
+	.name = "unbind",
 	.how = TAKE_UNBIND,
 };
 
 FIXTURE_VARIANT_ADD(held_bo, remove) {
+	.name = "remove",
 	.how = TAKE_REMOVE,
 };
 
@@ -73,7 +77,9 @@ FIXTURE_SETUP(held_bo)
 	uint64_t offset;
 	int ret;
 
-	refgem_kmsg("refgem-ksft: starting %s", _metadata->name);
+	/* Lets the runner split the kernel log per test (its TAP name). */
+	refgem_kmsg("refgem-ksft: starting %s.%s.%s", _metadata->fixture->name,
+		    variant->name, _metadata->name);
 	if (geteuid())
 		SKIP(return, "needs root to unbind a device");
 	ret = refgem_counter("bos_alive", &self->bos_start);

@@ -17,6 +17,20 @@ fi
 # shellcheck disable=SC2086
 insmod "$TOP/driver/refgem.ko" $REFGEM_PARAMS || exit 125
 
+# Every IGT binary of igt_runner's test list, every kselftest binary built.
+args=
+igt=$TOP/build/meson/igt-tests
+for t in $(grep -vx -e TESTLIST -e 'END TESTLIST' "$igt/test-list.txt"); do
+	args="$args --igt $igt/$t"
+done
+for t in "$TOP"/build/kselftests/*; do
+	[ -f "$t" ] && [ -x "$t" ] && args="$args --kselftest $t"
+done
+case $args in
+*--igt*--kselftest*) ;;
+*) echo "guest-job: no IGT or no kselftest binaries found" >&2; exit 125 ;;
+esac
+
 # shellcheck disable=SC2086
 exec /usr/bin/python3 -B tools/refgem-run-tests --results "$RESULTS" \
-	--name "$TARGET" $RUNNER_ARGS
+	--name "$TARGET" $args $RUNNER_ARGS

@@ -36,6 +36,10 @@ rc=0
 # The guest's logs belong with its results, whatever happened.
 cp "$state/serial.log" "$results/serial.log" 2>/dev/null || true
 cp "$state/dmesg.txt" "$results/dmesg.txt" 2>/dev/null || true
+# After a guest crash the runner could not write its reports.
+if [ -f "$results/results.json" ] && [ ! -f "$results/summary.txt" ]; then
+	"$top/tools/refgem-report" "$results" || true
+fi
 
 gate=0
 "$top/tools/refgem-gate" --results "$results" --target "$target" || gate=$?

@@ -1,0 +1,139 @@
+"""The kernel log: /dev/kmsg records, the taint mask, and igt_runner's rules.
+
+A test's kernel records are judged as igt_runner does: any record at level
+warning or worse (level <= 4) that the allow-list does not match turns pass
+and warn into dmesg-warn and fail into dmesg-fail. Records written from
+userspace (facility != 0: test markers and the like) are never kernel
+complaints and are not judged. A taint bit that appears during the test
+makes it dmesg-fail whatever its result was.
+"""
+import os
+import re
+from dataclasses import dataclass
+
+KMSG = "/dev/kmsg"
+TAINTED = "/proc/sys/kernel/tainted"
+WARN_LEVEL = 4
+# O (4096, out-of-tree) and E (8192, unsigned): how refgem itself is loaded.
+IGNORED_TAINT = 4096 | 8192
+# Taint letters by bit number, as in Documentation/admin-guide/tainted-kernels.
+TAINT_LETTERS = "PFSRMBUDAWCIOELKXTN"
+LOST = "refgem-runner: kernel log records were lost (kmsg overrun)"
+
+
+@dataclass(frozen=True)
+class Record:
+    level: int
+    facility: int
+    seq: int
+    usec: int
+    text: str
+
+    def format(self):
+        """igt_runner's dmesg.txt line: "<level> [sec.usec] text"."""
+        return (f"<{self.level}> [{self.usec // 1000000}."
+                f"{self.usec % 1000000:06d}] {self.text}")
+
+
+def _unescape(text):
+    # kmsg escapes non-printable bytes as \xNN; undo it like igt_runner.
+    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)),
+                  text)
+
+
+def parse_record(raw):
+    """A Record from one /dev/kmsg read ("prio,seq,usec,flags;text\\n" plus
+    " KEY=value" continuation lines), or None if it is not one."""
+    header, sep, rest = raw.partition(";")
+    fields = header.split(",")
+    if not sep or len(fields) < 3:
+        return None
+    try:
+        prio, seq, usec = (int(f) for f in fields[:3])
+    except ValueError:
+        return None
+    text = _unescape(rest.split("\n", 1)[0])
+    return Record(prio & 7, prio >> 3, seq, usec, text)
+
+
+def load_allowlist(path):
+    """Regexes (searched in a record's text) from path; # comments allowed."""
+    patterns = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                patterns.append(re.compile(line))
+            except re.error as e:
+                raise ValueError(f"{path}:{lineno}: bad regex {line!r}: {e}")
+    return patterns
+
+
+def warnings(records, allow):
+    """Formatted records that count against a test."""
+    return [r.format() for r in records
+            if r.facility == 0 and r.level <= WARN_LEVEL
+            and not any(p.search(r.text) for p in allow)]
+
+
+def taint_letters(bits):
+    return "".join(c for i, c in enumerate(TAINT_LETTERS) if bits & (1 << i))
+
+
+def judge(result, records, allow, taint_before, taint_after):
+    """(result after the kernel log's verdict, the lines that decided it)."""
+    found = warnings(records, allow)
+    new = taint_after & ~taint_before & ~IGNORED_TAINT
+    if new:
+        found.append(f"refgem-runner: kernel taint gained {taint_letters(new)} "
+                     f"(0x{new:x}); the test's own result was {result}")
+        return "dmesg-fail", found
+    if found:
+        result = {"pass": "dmesg-warn", "warn": "dmesg-warn",
+                  "fail": "dmesg-fail"}.get(result, result)
+    return result, found
+
+
+class KernelLog:
+    """New /dev/kmsg records since it was opened, markers, and the taint."""
+
+    def __init__(self, kmsg=KMSG, tainted=TAINTED):
+        self._kmsg = kmsg
+        self._tainted = tainted
+        self._rfd = os.open(kmsg, os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self._rfd, 0, os.SEEK_END)
+
+    def drain(self):
+        """Every record logged since the last drain, without blocking."""
+        records = []
+        while True:
+            try:
+                raw = os.read(self._rfd, 16384)
+            except BlockingIOError:
+                return records
+            except BrokenPipeError:
+                # The ring buffer overwrote records we had not read yet. They
+                # may have held a warning, so say so at warning level.
+                records.append(Record(WARN_LEVEL, 0, -1, 0, LOST))
+                continue
+            record = parse_record(raw.decode("utf-8", "replace"))
+            if record:
+                records.append(record)
+
+    def mark(self, text):
+        """Log text at KERN_INFO so it separates tests without judging them."""
+        # Writes are ratelimited per open file (10 per 5 s unless booted with
+        # printk.devkmsg=on), and closing a file that hit the limit logs a
+        # warning; a fresh open per marker, as IGT's igt_kmsg() does, never
+        # hits it.
+        fd = os.open(self._kmsg, os.O_WRONLY)
+        try:
+            os.write(fd, f"<6>{text}\n".encode())
+        finally:
+            os.close(fd)
+
+    def taint(self):
+        with open(self._tainted) as f:
+            return int(f.read().strip() or 0)

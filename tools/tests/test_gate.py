@@ -1,0 +1,184 @@
+import contextlib
+import io
+import os
+import subprocess
+import tempfile
+import unittest
+
+from refgem import gate
+from refgem.results import FILENAME
+
+from .fixtures import expectations_dir, results_dir
+
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CLEAN = {
+    "igt@refgem_basic@create-close": "pass",
+    "igt@refgem_basic@mmap": "pass",
+    "igt@refgem_basic@needs-iommu": "skip",
+    "kselftest@refgem@bo.create": "pass",
+}
+
+
+class GateTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def gate(self, tests, **expectations):
+        rdir = results_dir(self.tmp.name, tests)
+        edir = expectations_dir(self.tmp.name, **expectations)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(io.StringIO()):
+            code = gate.main(["--results", rdir, "--target", "qemu",
+                              "--expectations", edir])
+        return code, out.getvalue()
+
+    def test_clean_run_passes(self):
+        code, out = self.gate(CLEAN)
+        self.assertEqual(code, 0, out)
+        self.assertIn("skip: refgem_basic@needs-iommu", out)
+        self.assertTrue(out.splitlines()[-1].startswith("gate: passed"))
+
+    def test_unexpected_fail(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "fail"})
+        self.assertEqual(code, 1)
+        self.assertIn("unexpected fail: refgem_basic@mmap", out)
+
+    def test_expected_fail_passes(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "fail"},
+                              fails="# known\nrefgem_basic@mmap,Fail\n")
+        self.assertEqual(code, 0, out)
+
+    def test_unexpected_improvement(self):
+        code, out = self.gate(CLEAN, fails="refgem_basic@mmap,Fail\n")
+        self.assertEqual(code, 1)
+        self.assertIn("unexpected improvement: refgem_basic@mmap", out)
+
+    def test_listed_fail_with_other_result(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "crash"},
+                              fails="refgem_basic@mmap,Fail\n")
+        self.assertEqual(code, 1)
+        self.assertIn("unexpected crash: refgem_basic@mmap (expected Fail)", out)
+
+    def test_missing_expected_fail(self):
+        code, out = self.gate(CLEAN, fails="refgem_basic@gone,Fail\n")
+        self.assertEqual(code, 1)
+        self.assertIn("missing: refgem_basic@gone", out)
+
+    def test_dmesg_fail(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "dmesg-fail"})
+        self.assertEqual(code, 1)
+        self.assertIn("unexpected dmesg-fail: refgem_basic@mmap", out)
+
+    def test_expected_dmesg_warn(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "dmesg-warn"},
+                              fails="refgem_basic@mmap,DmesgWarn\n")
+        self.assertEqual(code, 0, out)
+
+    def test_notrun_fails(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "notrun"})
+        self.assertEqual(code, 1)
+
+    def test_flake_passes(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "timeout"},
+                              flakes="refgem_basic@mm.*\n")
+        self.assertEqual(code, 0, out)
+        self.assertIn("flake: refgem_basic@mmap (Timeout)", out)
+
+    def test_skip_listed_test_is_ignored(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "fail"},
+                              skips="# not run\n^refgem_basic@mmap$\n")
+        self.assertEqual(code, 0, out)
+        self.assertIn("is in skips but ran", out)
+
+    def test_kselftest_names_keep_their_prefix(self):
+        tests = {**CLEAN, "kselftest@refgem@bo.create": "fail"}
+        code, _ = self.gate(tests, fails="kselftest@refgem@bo.create,Fail\n")
+        self.assertEqual(code, 0)
+        code, _ = self.gate(tests, fails="refgem@bo.create,Fail\n")
+        self.assertEqual(code, 1)
+
+    def test_empty_run_fails(self):
+        code, out = self.gate({})
+        self.assertEqual(code, 1)
+        self.assertIn("no tests at all", out)
+
+    def test_malformed_results_never_pass(self):
+        rdir = results_dir(self.tmp.name, CLEAN)
+        with open(os.path.join(rdir, FILENAME), "w") as f:
+            f.write('{"__type__": "TestrunResult", "tests": ')
+        edir = expectations_dir(self.tmp.name)
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            code = gate.main(["--results", rdir, "--target", "qemu",
+                              "--expectations", edir])
+        self.assertEqual(code, 2)
+
+    def test_missing_results_never_pass(self):
+        edir = expectations_dir(self.tmp.name)
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            code = gate.main(["--results", os.path.join(self.tmp.name, "none"),
+                              "--target", "qemu", "--expectations", edir])
+        self.assertEqual(code, 2)
+
+    def test_unknown_result_in_results_never_passes(self):
+        rdir = results_dir(self.tmp.name, CLEAN)
+        path = os.path.join(rdir, FILENAME)
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace('"skip"', '"maybe"'))
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            code = gate.main(["--results", rdir, "--target", "qemu",
+                              "--expectations", expectations_dir(self.tmp.name)])
+        self.assertEqual(code, 2)
+
+    def test_malformed_fails_file(self):
+        for bad in ("refgem_basic@mmap\n", "refgem_basic@mmap,Failed\n",
+                    "a@b,Fail\na@b,Crash\n"):
+            code, _ = self.gate(CLEAN, fails=bad)
+            self.assertEqual(code, 2, bad)
+
+    def test_bad_regex(self):
+        code, _ = self.gate(CLEAN, flakes="refgem_basic@(\n")
+        self.assertEqual(code, 2)
+
+    def test_cli_fails_on_known_bad_results(self):
+        """The real entry script, as CI runs it, must be able to say no."""
+        rdir = results_dir(self.tmp.name,
+                           {**CLEAN, "igt@refgem_basic@mmap": "fail"})
+        edir = expectations_dir(self.tmp.name)
+        p = subprocess.run([os.path.join(TOOLS, "refgem-gate"), "--results",
+                            rdir, "--target", "qemu", "--expectations", edir],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("unexpected fail: refgem_basic@mmap", p.stdout)
+        self.assertTrue(p.stdout.splitlines()[-1].startswith("gate: FAILED"))
+
+
+class CompareTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def compare(self, old, new):
+        a = os.path.join(results_dir(self.tmp.name, old), FILENAME)
+        b = os.path.join(results_dir(self.tmp.name, new), FILENAME)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = gate.main(["--compare", a, b])
+        return code, out.getvalue()
+
+    def test_finds_regression(self):
+        code, out = self.compare(CLEAN, {**CLEAN, "igt@refgem_basic@mmap": "crash"})
+        self.assertEqual(code, 1)
+        self.assertIn("regression: igt@refgem_basic@mmap (pass -> crash)", out)
+
+    def test_fix_is_not_a_regression(self):
+        code, out = self.compare({**CLEAN, "igt@refgem_basic@mmap": "fail"}, CLEAN)
+        self.assertEqual(code, 0)
+        self.assertIn("fix: igt@refgem_basic@mmap (fail -> pass)", out)

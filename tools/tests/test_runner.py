@@ -1,0 +1,241 @@
+"""refgem-run-tests end to end, with fake IGT and kselftest binaries and a
+fake kernel log (a file the fakes append kmsg-format records to)."""
+import contextlib
+import io
+import json
+import os
+import tempfile
+import textwrap
+import unittest
+
+from refgem import dmesg, runner
+
+FAKE_IGT = r'''#!/usr/bin/python3
+import os, signal, sys, time
+SUBTESTS = ["pass", "fail", "skip", "warn", "crash", "hang", "dmesg", "taint"]
+def kmsg(line):
+    with open(os.environ["FAKE_KMSG"], "a") as f:
+        f.write(line + "\n")
+if sys.argv[1:] == ["--list-subtests"]:
+    print("\n".join(SUBTESTS))
+    sys.exit(0)
+assert sys.argv[1] == "--run-subtest"
+name = sys.argv[2]
+print(f"Starting subtest: {name}", flush=True)
+if os.environ.get("IGT_SENTINEL_ON_STDERR"):
+    print(f"Starting subtest: {name}", file=sys.stderr, flush=True)
+if name == "fail":
+    print("(fake:1) CRITICAL: Failed assertion: 0 == 1", file=sys.stderr)
+    sys.exit(98)
+if name == "skip":
+    print("Test requirement not met in function x, file y.c:1:")
+    sys.exit(77)
+if name == "warn":
+    print("(fake:1) WARNING: something odd", file=sys.stderr)
+if name == "crash":
+    os.kill(os.getpid(), signal.SIGSEGV)
+if name == "hang":
+    time.sleep(60)
+if name == "dmesg":
+    kmsg("4,1,1000,-;WARNING: CPU: 0 PID: 1 at refgem.c:1")
+    kmsg("4,2,1001,-;refgem: loading out-of-tree module taints kernel.")
+if name == "taint":
+    with open(os.environ["FAKE_TAINT"], "w") as f:
+        f.write(str(0x3000 | 0x200))
+print(f"Subtest {name}: SUCCESS (0.000s)")
+if os.environ.get("IGT_SENTINEL_ON_STDERR"):
+    print(f"Subtest {name}: SUCCESS (0.000s)", file=sys.stderr)
+'''
+
+FAKE_SIMPLE = r'''#!/usr/bin/python3
+import sys
+if sys.argv[1:] == ["--list-subtests"]:
+    sys.exit(79)
+print("simple test ran")
+'''
+
+FAKE_ABORT = r'''#!/usr/bin/python3
+import sys
+if sys.argv[1:] == ["--list-subtests"]:
+    print("a\nb")
+    sys.exit(0)
+sys.exit(112 if sys.argv[2] == "a" else 0)
+'''
+
+# Follows kselftest_harness.h 6.1: RUN line flushed before each test, result
+# lines buffered until the next flush; tests write their own markers.
+FAKE_KSFT = r'''#!/usr/bin/python3
+import os, signal, sys, time
+def kmsg(line):
+    with open(os.environ["FAKE_KMSG"], "a") as f:
+        f.write(line + "\n")
+MODE = os.path.basename(sys.argv[0])
+print("TAP version 13\n1..3\n# Starting 3 tests from 1 test cases.")
+pending = ""
+for n, name in enumerate(["bo.noisy", "bo.quiet", "bo.skipper"], 1):
+    sys.stdout.write(pending + f"#  RUN           {name} ...\n")
+    sys.stdout.flush()
+    kmsg(f"14,0,0,-;refgem-ksft: starting {name}")
+    if name == "bo.noisy":
+        kmsg("3,5,2000,-;refgem: DMA mapping leaked")
+    if name == "bo.quiet" and MODE == "ksft_crash":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if name == "bo.quiet" and MODE == "ksft_hang":
+        time.sleep(60)
+    time.sleep(0.15)
+    if name == "bo.skipper":
+        pending = f"#      SKIP      no iommu\n#            OK  {name}\nok {n} # SKIP no iommu\n"
+    else:
+        pending = f"#            OK  {name}\nok {n} {name}\n"
+sys.stdout.write(pending + "# PASSED: 3 / 3 tests passed.\n")
+'''
+
+
+class FakeKernelLog:
+    """dmesg.KernelLog's interface over files the fake binaries write."""
+
+    def __init__(self, kmsg, tainted):
+        self.kmsg = kmsg
+        self.tainted = tainted
+        self.pos = 0
+
+    def drain(self):
+        with open(self.kmsg) as f:
+            f.seek(self.pos)
+            data = f.read()
+        complete = data[:data.rfind("\n") + 1]
+        self.pos += len(complete)
+        return [dmesg.parse_record(l) for l in complete.splitlines()]
+
+    def mark(self, text):
+        with open(self.kmsg, "a") as f:
+            f.write(f"14,0,0,-;{text}\n")
+
+    def taint(self):
+        with open(self.tainted) as f:
+            return int(f.read())
+
+
+class RunnerTest(unittest.TestCase):
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.tmp = tmp.name
+        self.kmsg = os.path.join(self.tmp, "kmsg")
+        self.tainted = os.path.join(self.tmp, "tainted")
+        open(self.kmsg, "w").close()
+        with open(self.tainted, "w") as f:
+            f.write(str(0x3000))
+        env = {"FAKE_KMSG": self.kmsg, "FAKE_TAINT": self.tainted}
+        for k, v in env.items():
+            self.addCleanup(os.environ.pop, k, None)
+            os.environ[k] = v
+        self.results = os.path.join(self.tmp, "results")
+
+    def fake(self, name, text):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(textwrap.dedent(text))
+        os.chmod(path, 0o755)
+        return path
+
+    def run_tests(self, *args):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = runner.main(["--results", self.results, "--name", "t",
+                                *args],
+                               klog=FakeKernelLog(self.kmsg, self.tainted))
+        with open(os.path.join(self.results, "results.json")) as f:
+            doc = json.load(f)
+        return code, out.getvalue(), doc
+
+    def test_igt(self):
+        code, out, doc = self.run_tests(
+            "--igt", self.fake("fake_igt", FAKE_IGT),
+            "--igt", self.fake("fake_simple", FAKE_SIMPLE), "--timeout", "1")
+        self.assertEqual(code, 0)
+        got = {n: t["result"] for n, t in doc["tests"].items()}
+        self.assertEqual(got, {
+            "igt@fake_igt@pass": "pass", "igt@fake_igt@fail": "fail",
+            "igt@fake_igt@skip": "skip", "igt@fake_igt@warn": "warn",
+            "igt@fake_igt@crash": "crash", "igt@fake_igt@hang": "timeout",
+            "igt@fake_igt@dmesg": "dmesg-warn", "igt@fake_igt@taint": "dmesg-fail",
+            "igt@fake_simple": "pass"})
+        dm = doc["tests"]["igt@fake_igt@dmesg"]
+        self.assertIn("refgem-runner: starting igt@fake_igt@dmesg", dm["dmesg"])
+        self.assertEqual(dm["dmesg-warnings"],
+                         "<4> [0.001000] WARNING: CPU: 0 PID: 1 at refgem.c:1\n")
+        job = os.path.join(self.results, dm["job"])
+        self.assertEqual(sorted(os.listdir(job)), ["dmesg.txt", "err.txt", "out.txt"])
+        self.assertIn("killed after 1s timeout",
+                      doc["tests"]["igt@fake_igt@hang"]["out"])
+        self.assertIn("killed by signal 11 (Segmentation fault)",
+                      doc["tests"]["igt@fake_igt@crash"]["out"])
+        self.assertIn("[1/9] igt@fake_igt@pass pass", out)
+        self.assertIn("verdict: FAIL", out.splitlines()[-1])
+        for f in ("junit.xml", "summary.txt"):
+            self.assertTrue(os.path.exists(os.path.join(self.results, f)))
+
+    def test_list_and_skips(self):
+        fake = self.fake("fake_igt", FAKE_IGT)
+        lst = self.fake("list.txt", "# two\nfake_igt@pass\nigt@fake_igt@skip\n"
+                                    "fake_igt@nonexistent\n")
+        skips = self.fake("skips.txt", "fake_igt@sk\n")
+        _, _, doc = self.run_tests("--igt", fake, "--list", lst, "--skips", skips)
+        got = {n: t["result"] for n, t in doc["tests"].items()}
+        self.assertEqual(got, {"igt@fake_igt@pass": "pass",
+                               "igt@fake_igt@nonexistent": "notrun"})
+
+    def test_abort_stops_the_run(self):
+        _, out, doc = self.run_tests("--igt", self.fake("fake_abort", FAKE_ABORT))
+        got = {n: t["result"] for n, t in doc["tests"].items()}
+        self.assertEqual(got, {"igt@fake_abort@a": "abort",
+                               "igt@fake_abort@b": "notrun"})
+
+    def test_kselftest(self):
+        _, out, doc = self.run_tests("--kselftest", self.fake("ksft", FAKE_KSFT))
+        got = {n: t["result"] for n, t in doc["tests"].items()}
+        self.assertEqual(got, {"kselftest@ksft@bo.noisy": "dmesg-warn",
+                               "kselftest@ksft@bo.quiet": "pass",
+                               "kselftest@ksft@bo.skipper": "skip"})
+        noisy = doc["tests"]["kselftest@ksft@bo.noisy"]
+        self.assertIn("DMA mapping leaked", noisy["dmesg-warnings"])
+        self.assertTrue(noisy["out"].startswith("TAP version 13\n"))
+        self.assertNotIn("DMA mapping",
+                         doc["tests"]["kselftest@ksft@bo.quiet"]["dmesg"])
+        self.assertIn("[3/3] kselftest@ksft@bo.skipper skip", out)
+
+    def test_kselftest_crash(self):
+        """Also: a second binary with the same fixture names keeps its own."""
+        _, _, doc = self.run_tests("--kselftest", self.fake("ksft", FAKE_KSFT),
+                                   "--kselftest", self.fake("ksft_crash", FAKE_KSFT))
+        got = {n: t["result"] for n, t in doc["tests"].items()
+               if n.startswith("kselftest@ksft_crash")}
+        self.assertEqual(len(doc["tests"]), 6)
+        self.assertEqual(got, {"kselftest@ksft_crash@bo.noisy": "dmesg-warn",
+                               "kselftest@ksft_crash@bo.quiet": "incomplete",
+                               "kselftest@ksft_crash": "crash"})
+        self.assertIn("no TAP result; killed by signal 9",
+                      doc["tests"]["kselftest@ksft_crash@bo.quiet"]["out"])
+
+    def test_kselftest_timeout(self):
+        _, _, doc = self.run_tests("--kselftest", self.fake("ksft_hang", FAKE_KSFT),
+                                   "--kselftest-timeout", "1")
+        got = {n: t["result"] for n, t in doc["tests"].items()}
+        self.assertEqual(got, {"kselftest@ksft_hang@bo.noisy": "dmesg-warn",
+                               "kselftest@ksft_hang@bo.quiet": "timeout",
+                               "kselftest@ksft_hang": "timeout"})
+
+    def test_missing_binaries_are_results(self):
+        missing = os.path.join(self.tmp, "nope")
+        _, _, doc = self.run_tests("--igt", missing, "--kselftest", missing)
+        got = {n: t["result"] for n, t in doc["tests"].items()}
+        self.assertEqual(got, {"igt@nope": "fail", "kselftest@nope":
+                               "incomplete"})
+
+    def test_existing_results_refused(self):
+        self.run_tests()
+        with contextlib.redirect_stderr(io.StringIO()):
+            code = runner.main(["--results", self.results, "--name", "t"],
+                               klog=FakeKernelLog(self.kmsg, self.tainted))
+        self.assertEqual(code, 2)
