@@ -49,7 +49,7 @@ struct drm_refgem_gem_mmap_offset {
 };
 
 /* drm_refgem_sgt_map.status: this call created the mapping. */
-#define REFGEM_SGT_CREATED		(1u << 0)
+#define REFGEM_SGT_CREATED		0x1u
 
 /*
  * struct drm_refgem_sgt_map - DMA-map a BO's sg_table for its device
