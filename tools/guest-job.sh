@@ -12,7 +12,8 @@ cd "$TOP" || exit 125
 
 # Modules of the guest kernel live in MODDIR, not in /lib/modules.
 if [ -n "$MODDIR" ]; then
-	modprobe -d "$MODDIR" -S "$KVER" drm_shmem_helper || exit 125
+	# vgem is a foreign PRIME exporter/importer for the PRIME tests.
+	modprobe -d "$MODDIR" -S "$KVER" -a drm_shmem_helper vgem || exit 125
 fi
 # shellcheck disable=SC2086
 insmod "$TOP/driver/refgem.ko" $REFGEM_PARAMS || exit 125
