@@ -17,6 +17,10 @@
  * bounced_segments DMA segments that were swiotlb bounce buffers when mapped
  * pages_pinned     pages pinned by live or revoked BO mappings, until free
  * owned_maps_live  driver-owned (scratch) tables mapped
+ *
+ * /sys/kernel/debug/refgem/dma_delay_ms (read-write, default 0) stalls every
+ * DMA ioctl that long inside its drm_dev_enter() section, before it moves
+ * data, so a test can unbind while a transfer is in flight.
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -26,6 +30,7 @@
 #include "refgem_drv.h"
 
 struct refgem_counters refgem_stats;
+u32 refgem_dma_delay_ms;
 
 static struct dentry *refgem_debugfs_root;
 
@@ -62,6 +67,9 @@ void refgem_debugfs_module_init(void)
 	refgem_debugfs_root = debugfs_create_dir(REFGEM_NAME, NULL);
 	debugfs_create_file("counters", 0444, refgem_debugfs_root,
 			    &refgem_stats, &refgem_counters_fops);
+	/* Lets tests hold a transfer in flight while they unbind. */
+	debugfs_create_u32("dma_delay_ms", 0644, refgem_debugfs_root,
+			   &refgem_dma_delay_ms);
 }
 
 /* Per device, in each DRM minor's directory; gone with the device. */

@@ -10,6 +10,7 @@
  * scratch table. Both run in a drm_dev_enter() section, which holds off
  * revocation until they are done.
  */
+#include <linux/delay.h>
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/highmem.h>
@@ -240,6 +241,9 @@ int refgem_ioctl_dma(struct drm_device *drm, void *data,
 		ret = PTR_ERR(sgt);
 		goto put;
 	}
+	/* A stall on purpose: unbind must wait for this section to end. */
+	if (READ_ONCE(refgem_dma_delay_ms))
+		msleep(READ_ONCE(refgem_dma_delay_ms));
 	if (args->engine == REFGEM_ENGINE_SW)
 		ret = refgem_sw_dma(rdev, sgt, args);
 	else

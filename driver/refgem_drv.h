@@ -129,6 +129,7 @@ static inline void refgem_count(struct refgem_device *rdev,
 }
 
 extern bool refgem_revoke;
+extern u32 refgem_dma_delay_ms;
 
 /* refgem_gem.c */
 struct drm_gem_object *refgem_gem_create_object(struct drm_device *drm,

@@ -128,6 +128,11 @@ void refgem_bo_register_import(struct refgem_bo *bo)
 /*
  * Unmap and free a BO's own mapping. Its pages stay pinned until the BO is
  * freed, as drm_gem_shmem_free() expects.
+ *
+ * No CPU sync: every refgem transfer syncs for the CPU when it is done, so
+ * a swiotlb bounce buffer holds nothing newer than the pages, while the CPU
+ * may have written the pages through mmap since. Copying the bounce buffer
+ * back, as a plain bidirectional unmap does, would undo those writes.
  */
 static void refgem_sgt_drop(struct refgem_bo *bo)
 {
@@ -136,7 +141,8 @@ static void refgem_sgt_drop(struct refgem_bo *bo)
 
 	refgem_shmem_lock(shmem);
 	if (shmem->sgt) {
-		dma_unmap_sgtable(dev, shmem->sgt, DMA_BIDIRECTIONAL, 0);
+		dma_unmap_sgtable(dev, shmem->sgt, DMA_BIDIRECTIONAL,
+				  DMA_ATTR_SKIP_CPU_SYNC);
 		sg_free_table(shmem->sgt);
 		kfree(shmem->sgt);
 		shmem->sgt = NULL;
