@@ -64,6 +64,15 @@ int refgem_pci_is_bound(const char *driver, const char *bdf);
  */
 int refgem_open_bdf(const char *bdf, enum refgem_node type, int timeout_ms);
 
+/*
+ * QEMU hot-unplug and re-plug of the PCI device at @bdf, asked of the host
+ * through the guest launcher (lib/vmctl.c). Returns once the guest has
+ * removed (or probed again) the device; -ENOTSUP when not in a refgem-vm
+ * guest (REFGEM_VMCTL unset).
+ */
+int refgem_vm_unplug(const char *bdf);
+int refgem_vm_replug(const char *bdf);
+
 /* Buffer objects (lib/bo.c) */
 
 /* refgem's own create ioctl; writes the new handle to @handle. */

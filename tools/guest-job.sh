@@ -15,8 +15,10 @@ if [ -n "$MODDIR" ]; then
 	# vgem is a foreign PRIME exporter/importer for the PRIME tests.
 	modprobe -d "$MODDIR" -S "$KVER" -a drm_shmem_helper vgem || exit 125
 fi
+# Tests that unload refgem load it back from here, with these parameters.
+export REFGEM_KO="$TOP/driver/refgem.ko" REFGEM_PARAMS
 # shellcheck disable=SC2086
-insmod "$TOP/driver/refgem.ko" $REFGEM_PARAMS || exit 125
+insmod "$REFGEM_KO" $REFGEM_PARAMS || exit 125
 
 # Every IGT binary of igt_runner's test list, every kselftest binary built.
 args=
