@@ -137,6 +137,30 @@ else
 	fi
 fi
 
+# Headers of Debian's newest stock kernel (6.12 from bookworm-security), to
+# prove the compat layer builds there too.
+kdir_new=
+meta_new=linux-headers-6.12-amd64
+abi_new=$(apt-cache depends "$meta_new" 2>/dev/null |
+	  sed -n 's/.*Depends: linux-headers-\(.*\)$/\1/p' | head -n1)
+if [ -z "$abi_new" ]; then
+	apt_update
+	abi_new=$(apt-cache depends "$meta_new" |
+		  sed -n 's/.*Depends: linux-headers-\(.*\)$/\1/p' | head -n1)
+fi
+if [ -n "$abi_new" ]; then
+	kdir_new=/usr/src/linux-headers-$abi_new
+	if [ ! -e "$kdir_new/Makefile" ]; then
+		log "installing linux-headers-$abi_new"
+		apt_update
+		apt_wait
+		DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 \
+			install -y -qq --no-install-recommends "linux-headers-$abi_new" >/dev/null
+	fi
+else
+	log "no $meta_new in the package lists: skipping the 6.12 build"
+fi
+
 # kselftest harness and checkpatch from Debian's kernel source, at build time.
 ksft=$build/ksft
 src=/usr/src/linux-source-6.1.tar.xz
@@ -160,6 +184,7 @@ KVER := $kver
 KERNEL_IMAGE := $kernel
 KDIR := $kdir
 MODDIR := $moddir
+KDIR_NEW := $kdir_new
 KSFT_DIR := $ksft/tools/testing/selftests
 CHECKPATCH := $ksft/scripts/checkpatch.pl
 EOF
