@@ -8,15 +8,15 @@
 
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
-TARGETS ?= refgem-swiotlb refgem-iommu
+TARGETS ?= refgem-swiotlb refgem-iommu refgem-6.12
 
 # -Werror for userspace in CI (CI=true), warnings only otherwise.
 WERROR := $(if $(filter true 1,$(CI)),true,false)
 
 -include $(BUILD)/config.mk
-export KERNEL_IMAGE MODDIR KVER
+export KERNEL_IMAGE MODDIR KVER KERNEL_IMAGE_NEW MODDIR_NEW KVER_NEW
 
-.PHONY: all setup build driver userspace kselftests run test clean
+.PHONY: all setup build driver driver-new userspace kselftests run test clean
 
 all: build
 
@@ -25,10 +25,17 @@ setup:
 	@bash tools/setup.sh
 
 build: setup
-	@$(MAKE) --no-print-directory driver userspace kselftests
+	@$(MAKE) --no-print-directory driver driver-new userspace kselftests
 
 driver:
 	$(MAKE) -C driver KDIR=$(KDIR) W=1
+
+# The same sources for Debian's 6.12, in a copy: Kbuild builds in place.
+driver-new:
+	@rm -rf $(BUILD)/driver-new && mkdir -p $(BUILD)/driver-new
+	@git ls-files driver | sed 's|^driver/||' | \
+		(cd driver && xargs cp --parents -t $(BUILD)/driver-new)
+	$(MAKE) -C $(BUILD)/driver-new KDIR=$(KDIR_NEW) W=1
 
 userspace:
 	@if [ ! -f $(BUILD)/meson/build.ninja ]; then \

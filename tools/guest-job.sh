@@ -5,8 +5,9 @@
 # dependencies, then run the suites with the runner, which writes the
 # results directory incrementally.
 #
-# Environment: TOP (checkout), RESULTS, TARGET, MODDIR, KVER,
-# REFGEM_PARAMS (module parameters), RUNNER_ARGS.
+# Environment: TOP (checkout), RESULTS, TARGET, MODDIR, KVER, REFGEM_KO
+# (the module built for this kernel), REFGEM_PARAMS (its parameters),
+# RUNNER_ARGS.
 set -u
 cd "$TOP" || exit 125
 
@@ -16,7 +17,7 @@ if [ -n "$MODDIR" ]; then
 	modprobe -d "$MODDIR" -S "$KVER" -a drm_shmem_helper vgem || exit 125
 fi
 # Tests that unload refgem load it back from here, with these parameters.
-export REFGEM_KO="$TOP/driver/refgem.ko" REFGEM_PARAMS
+export REFGEM_KO=${REFGEM_KO:-$TOP/driver/refgem.ko} REFGEM_PARAMS
 # shellcheck disable=SC2086
 insmod "$REFGEM_KO" $REFGEM_PARAMS || exit 125
 

@@ -3,7 +3,8 @@
 #
 # Run the suites for one gate target in a fresh guest and gate the results.
 # usage: run-target.sh TARGET
-# Environment (from the Makefile): KERNEL_IMAGE MODDIR KVER, and optionally
+# Environment (from the Makefile): KERNEL_IMAGE MODDIR KVER, their *_NEW
+# twins for Debian's 6.12, and optionally
 # RESULTS_DIR, VM_TIMEOUT, RUNNER_ARGS, VM_ARGS.
 set -euo pipefail
 
@@ -11,10 +12,14 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 target=${1:?usage: run-target.sh TARGET}
 results_root=${RESULTS_DIR:-$top/results}
 
-# A target is a guest profile plus refgem's module parameters.
+# A target is a kernel, a guest profile and refgem's module parameters.
+ko=$top/driver/refgem.ko
 case $target in
 refgem-swiotlb)	profile=swiotlb; params= ;;
 refgem-iommu)	profile=iommu; params= ;;
+refgem-6.12)	profile=swiotlb; params=
+		KERNEL_IMAGE=$KERNEL_IMAGE_NEW MODDIR=$MODDIR_NEW KVER=$KVER_NEW
+		ko=$top/build/driver-new/refgem.ko ;;
 *)		echo "run-target: unknown target $target" >&2; exit 2 ;;
 esac
 
@@ -31,7 +36,7 @@ rc=0
 	--ro "$top" --rw "$results" --cwd "$top" \
 	--timeout "${VM_TIMEOUT:-1200}" ${VM_ARGS:-} -- \
 	env TOP="$top" RESULTS="$results" TARGET="$target" \
-	MODDIR="$MODDIR" KVER="$KVER" REFGEM_PARAMS="$params" \
+	MODDIR="$MODDIR" KVER="$KVER" REFGEM_KO="$ko" REFGEM_PARAMS="$params" \
 	RUNNER_ARGS="${RUNNER_ARGS:-}" /bin/sh tools/guest-job.sh || rc=$?
 # The guest's logs belong with its results, whatever happened.
 cp "$state/serial.log" "$results/serial.log" 2>/dev/null || true

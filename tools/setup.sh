@@ -53,6 +53,7 @@ pkgs=(
 	busybox-static:/bin/busybox
 	cpio:/usr/bin/cpio
 	xz-utils:/usr/bin/xz
+	zstd:/usr/bin/zstd
 	intel-gpu-tools:/usr/lib/x86_64-linux-gnu/libigt.so.0
 	linux-source-6.1:/usr/src/linux-source-6.1.tar.xz
 	gcc:/usr/bin/gcc
@@ -71,45 +72,56 @@ if [ ${#missing[@]} -gt 0 ]; then
 		install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The guest kernel: whatever Debian's linux-image-amd64 currently points at.
+# The ABI name a Debian metapackage (linux-image-amd64, ...) points at.
 resolve_abi() {
-	local abi
-	abi=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	      sed -n 's/.*Depends: linux-image-\(.*\)$/\1/p' | head -n1)
+	local meta=$1 abi
+	abi=$(apt-cache depends "$meta" 2>/dev/null |
+	      sed -n 's/.*Depends: linux-[a-z]*-\(.*\)$/\1/p' | head -n1)
 	if [ -z "$abi" ]; then
 		apt_update
-		abi=$(apt-cache depends linux-image-amd64 |
-		      sed -n 's/.*Depends: linux-image-\(.*\)$/\1/p' | head -n1)
+		abi=$(apt-cache depends "$meta" |
+		      sed -n 's/.*Depends: linux-[a-z]*-\(.*\)$/\1/p' | head -n1)
 	fi
 	printf '%s\n' "$abi"
 }
 
-# Uncompressed vmlinux out of a bzImage: find the xz stream and decompress
-# it (the logic of scripts/extract-vmlinux, for the one format Debian uses).
-extract_vmlinux() {
-	local img=$1 out=$2 off
-	off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$img" | head -n1 | cut -d: -f1)
-	[ -n "$off" ] || { log "no xz payload in $img"; return 1; }
-	tail -c +$((off + 1)) "$img" | xz -dc --single-stream >"$out.tmp" 2>/dev/null || true
-	if ! LC_ALL=C head -c 4 "$out.tmp" | grep -q ELF; then
-		log "xz payload of $img is not an ELF vmlinux"
-		rm -f "$out.tmp"
-		return 1
-	fi
-	mv "$out.tmp" "$out"
+install_pkg() {
+	log "installing $*"
+	apt_update
+	apt_wait
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 \
+		install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-if [ -n "${KERNEL:-}" ]; then
-	# A user's own kernel: they give the image, the build tree and modules.
-	kernel=$KERNEL
-	kdir=${KDIR:?KERNEL= needs KDIR= (a configured build tree)}
-	moddir=${MODDIR:-}
-	kver=$(make -s -C "$kdir" kernelrelease 2>/dev/null || true)
-	[ -n "$kver" ] || kver=$(cat "$kdir/include/config/kernel.release")
-else
-	abi=$(resolve_abi)
-	[ -n "$abi" ] || { log "cannot resolve linux-image-amd64"; exit 1; }
-	kver=$abi
+# Uncompressed vmlinux out of a bzImage: find the compressed payload and
+# decompress it (the logic of scripts/extract-vmlinux, for the formats
+# Debian uses: xz for 6.1, zstd for 6.12).
+extract_vmlinux() {
+	local img=$1 out=$2 fmt magic off
+	for fmt in 'xz:\xfd7zXZ\x00' 'zstd:\x28\xb5\x2f\xfd'; do
+		magic=${fmt#*:}
+		off=$(LC_ALL=C grep -obUaP "$magic" "$img" | head -n1 | cut -d: -f1) || true
+		[ -n "$off" ] || continue
+		# Trailing data after the stream makes both tools complain.
+		tail -c +$((off + 1)) "$img" | "${fmt%%:*}" -dc >"$out.tmp" 2>/dev/null || true
+		if LC_ALL=C head -c 4 "$out.tmp" | grep -q ELF; then
+			mv "$out.tmp" "$out"
+			return 0
+		fi
+	done
+	rm -f "$out.tmp"
+	log "no xz or zstd vmlinux payload in $img"
+	return 1
+}
+
+# A stock Debian kernel for the guest, never installed system-wide: the
+# image unpacked into the cache with its modules depmod'ed and its vmlinux
+# extracted, plus its headers (installed) to build refgem against.
+# Sets kver, kernel, moddir, kdir.
+stock_kernel() {
+	local meta=$1 dir
+	kver=$(resolve_abi "$meta")
+	[ -n "$kver" ] || { log "cannot resolve $meta"; return 1; }
 	dir=$cache/guest/$kver
 	if [ ! -f "$dir/.done" ]; then
 		log "fetching linux-image-$kver"
@@ -127,38 +139,26 @@ else
 	fi
 	kernel=$dir/vmlinux
 	moddir=$dir/root
-	kdir=${KDIR:-/usr/src/linux-headers-$kver}
-	if [ ! -e "$kdir/Makefile" ]; then
-		log "installing linux-headers-$kver"
-		apt_update
-		apt_wait
-		DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 \
-			install -y -qq --no-install-recommends "linux-headers-$kver" >/dev/null
-	fi
-fi
+	kdir=/usr/src/linux-headers-$kver
+	[ -e "$kdir/Makefile" ] || install_pkg "linux-headers-$kver"
+}
 
-# Headers of Debian's newest stock kernel (6.12 from bookworm-security), to
-# prove the compat layer builds there too.
-kdir_new=
-meta_new=linux-headers-6.12-amd64
-abi_new=$(apt-cache depends "$meta_new" 2>/dev/null |
-	  sed -n 's/.*Depends: linux-headers-\(.*\)$/\1/p' | head -n1)
-if [ -z "$abi_new" ]; then
-	apt_update
-	abi_new=$(apt-cache depends "$meta_new" |
-		  sed -n 's/.*Depends: linux-headers-\(.*\)$/\1/p' | head -n1)
-fi
-if [ -n "$abi_new" ]; then
-	kdir_new=/usr/src/linux-headers-$abi_new
-	if [ ! -e "$kdir_new/Makefile" ]; then
-		log "installing linux-headers-$abi_new"
-		apt_update
-		apt_wait
-		DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 \
-			install -y -qq --no-install-recommends "linux-headers-$abi_new" >/dev/null
-	fi
+# Debian's newest stock kernel (6.12 from bookworm-security): a second
+# target that proves the compat layer on the newer shmem locking.
+stock_kernel linux-image-6.12-amd64
+kver_new=$kver kernel_new=$kernel moddir_new=$moddir kdir_new=$kdir
+
+if [ -n "${KERNEL:-}" ]; then
+	# A user's own kernel: they give the image, the build tree and modules.
+	kernel=$KERNEL
+	kdir=${KDIR:?KERNEL= needs KDIR= (a configured build tree)}
+	moddir=${MODDIR:-}
+	kver=$(make -s -C "$kdir" kernelrelease 2>/dev/null || true)
+	[ -n "$kver" ] || kver=$(cat "$kdir/include/config/kernel.release")
 else
-	log "no $meta_new in the package lists: skipping the 6.12 build"
+	# The default guest: whatever linux-image-amd64 points at (6.1).
+	stock_kernel linux-image-amd64
+	kdir=${KDIR:-$kdir}
 fi
 
 # kselftest harness and checkpatch from Debian's kernel source, at build time.
@@ -184,6 +184,9 @@ KVER := $kver
 KERNEL_IMAGE := $kernel
 KDIR := $kdir
 MODDIR := $moddir
+KVER_NEW := $kver_new
+KERNEL_IMAGE_NEW := $kernel_new
+MODDIR_NEW := $moddir_new
 KDIR_NEW := $kdir_new
 KSFT_DIR := $ksft/tools/testing/selftests
 CHECKPATCH := $ksft/scripts/checkpatch.pl
