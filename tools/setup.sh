@@ -60,6 +60,12 @@ pkgs=(
 	make:/usr/bin/make
 	python3:/usr/bin/python3
 )
+# Building the debug kernel (tools/build-debug-kernel.sh) needs more.
+if [ -n "${REFGEM_DEBUG_KERNEL:-}" ]; then
+	pkgs+=(bc:/usr/bin/bc flex:/usr/bin/flex bison:/usr/bin/bison
+	       libelf-dev:/usr/include/libelf.h
+	       libssl-dev:/usr/include/openssl/ssl.h)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
 	[ -e "${p#*:}" ] || missing+=("${p%%:*}")
