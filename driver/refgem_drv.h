@@ -148,7 +148,8 @@ struct drm_gem_object *refgem_gem_prime_import(struct drm_device *drm,
 					       struct dma_buf *dmabuf);
 
 /* refgem_sgt.c */
-struct sg_table *refgem_bo_map(struct refgem_bo *bo, bool *created);
+struct sg_table *refgem_bo_map(struct refgem_bo *bo, struct drm_device *drm,
+			       bool *created);
 void refgem_bo_register_import(struct refgem_bo *bo);
 void refgem_bo_unmap_at_free(struct refgem_bo *bo);
 void refgem_revoke_all(void *data);

@@ -79,18 +79,28 @@ static void refgem_bo_publish(struct refgem_bo *bo, struct sg_table *sgt,
 }
 
 /**
- * refgem_bo_map - the BO's DMA mapping for its own device, made on first use
+ * refgem_bo_map - the BO's DMA mapping for @drm, made on first use
  * @bo: a BO of a device in a drm_dev_enter() section
+ * @drm: the device to map for; only the BO's own device is valid
  * @created: set when this call made the mapping
+ *
+ * As the seed's sg_table(): another device is EINVAL and initialises
+ * nothing, so a later call for the right device still creates the mapping.
  *
  * Returns the mapped table or an ERR_PTR.
  */
-struct sg_table *refgem_bo_map(struct refgem_bo *bo, bool *created)
+struct sg_table *refgem_bo_map(struct refgem_bo *bo, struct drm_device *drm,
+			       bool *created)
 {
 	struct drm_gem_shmem_object *shmem = &bo->base;
 	struct sg_table *sgt;
 
 	*created = false;
+	if (drm != shmem->base.dev) {
+		refgem_count(to_refgem(shmem->base.dev),
+			     REFGEM_C_WRONG_DEVICE, 1);
+		return ERR_PTR(-EINVAL);
+	}
 	/* Fast path, lock-free: pairs with refgem_bo_publish(). */
 	sgt = smp_load_acquire(&bo->sgt);
 	if (sgt)
@@ -226,36 +236,39 @@ void refgem_bo_unmap_at_free(struct refgem_bo *bo)
 }
 
 /*
- * The seed's device check: a mapping is only ever made for the BO's own
- * device. @device_fd names the device by one of its refgem DRM nodes.
+ * The device named by @device_fd, one of its refgem DRM nodes (-1: @own),
+ * with a reference. A file that is not a refgem node is EINVAL.
  */
-static int refgem_check_device(struct drm_gem_object *obj, int device_fd)
+static struct drm_device *refgem_fd_device(struct drm_device *own,
+					   int device_fd)
 {
+	struct drm_device *drm;
 	struct drm_file *other;
 	struct file *f;
-	int ret = 0;
 
-	if (device_fd == -1)
-		return 0;
+	if (device_fd == -1) {
+		drm_dev_get(own);
+		return own;
+	}
 	f = fget(device_fd);
 	if (!f)
-		return -EBADF;
-	if (f->f_op != obj->dev->driver->fops) {
-		ret = -EINVAL;
-	} else {
-		other = f->private_data;
-		if (other->minor->dev != obj->dev)
-			ret = -EINVAL;
+		return ERR_PTR(-EBADF);
+	if (f->f_op != own->driver->fops) {
+		fput(f);
+		return ERR_PTR(-EINVAL);
 	}
+	other = f->private_data;
+	drm = other->minor->dev;
+	drm_dev_get(drm);
 	fput(f);
-	return ret;
+	return drm;
 }
 
 int refgem_ioctl_sgt_map(struct drm_device *drm, void *data,
 			 struct drm_file *file)
 {
-	struct refgem_device *rdev = to_refgem(drm);
 	struct drm_refgem_sgt_map *args = data;
+	struct drm_device *target;
 	struct drm_gem_object *obj;
 	struct refgem_bo *bo;
 	struct sg_table *sgt;
@@ -271,15 +284,14 @@ int refgem_ioctl_sgt_map(struct drm_device *drm, void *data,
 		ret = -ENOENT;
 		goto exit;
 	}
-	ret = refgem_check_device(obj, args->device_fd);
-	if (ret) {
-		if (ret == -EINVAL)
-			refgem_count(rdev, REFGEM_C_WRONG_DEVICE, 1);
+	target = refgem_fd_device(drm, args->device_fd);
+	if (IS_ERR(target)) {
+		ret = PTR_ERR(target);
 		goto put;
 	}
-
 	bo = to_refgem_bo(obj);
-	sgt = refgem_bo_map(bo, &created);
+	sgt = refgem_bo_map(bo, target, &created);
+	drm_dev_put(target);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);
 		goto put;
