@@ -67,8 +67,10 @@ static inline void refgem_shmem_unlock(struct drm_gem_shmem_object *shmem)
 /* 6.13 made symbol namespaces string literals. */
 #ifdef REFGEM_HAVE_NS_IDENT
 #define REFGEM_IMPORT_NS_DMA_BUF MODULE_IMPORT_NS(DMA_BUF)
+#define REFGEM_IMPORT_NS_KUNIT MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING)
 #else
 #define REFGEM_IMPORT_NS_DMA_BUF MODULE_IMPORT_NS("DMA_BUF")
+#define REFGEM_IMPORT_NS_KUNIT MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING")
 #endif
 
 #endif /* REFGEM_COMPAT_H */

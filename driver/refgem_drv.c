@@ -10,8 +10,8 @@
  */
 #include <linux/dma-mapping.h>
 #include <linux/module.h>
-#include <linux/sizes.h>
 #include <linux/pci.h>
+#include <linux/sizes.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
@@ -19,6 +19,7 @@
 #include <drm/drm_ioctl.h>
 #include <drm/drm_managed.h>
 #include <drm/drm_prime.h>
+#include <kunit/visibility.h>
 
 #include "refgem_compat.h"
 #include "refgem_drv.h"
@@ -87,6 +88,12 @@ static int refgem_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(64));
 	if (ret)
 		return ret;
+	/*
+	 * The edu engine and the software engine take any segment length;
+	 * PCI's 64 KiB default would make every longer segment of a shmem or
+	 * scratch table a DMA-API violation.
+	 */
+	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
 	pci_set_master(pdev);
 
 	rdev = devm_drm_dev_alloc(&pdev->dev, &refgem_driver,
@@ -157,6 +164,39 @@ static struct pci_driver refgem_pci_driver = {
 	.probe = refgem_probe,
 	.remove = refgem_remove,
 };
+
+#if IS_ENABLED(CONFIG_KUNIT)
+static int refgem_match_any(struct device *dev, const void *data)
+{
+	return 1;
+}
+
+/**
+ * refgem_kunit_device - a bound refgem device for the KUnit suite
+ * @skip: how many bound devices to pass over
+ *
+ * Returns the device with a reference on its DRM device (drm_dev_put() it)
+ * and on its PCI device (pci_dev_put() it), or NULL.
+ */
+struct refgem_device *refgem_kunit_device(unsigned int skip)
+{
+	struct refgem_device *rdev = NULL;
+	struct device *dev, *from = NULL;
+
+	do {
+		dev = driver_find_device(&refgem_pci_driver.driver, from, NULL,
+					 refgem_match_any);
+		put_device(from);
+		from = dev;
+	} while (dev && skip--);
+	if (dev) {
+		rdev = pci_get_drvdata(to_pci_dev(dev));
+		drm_dev_get(&rdev->drm);
+	}
+	return rdev;
+}
+EXPORT_SYMBOL_IF_KUNIT(refgem_kunit_device);
+#endif
 
 static int __init refgem_init(void)
 {

@@ -147,6 +147,10 @@ refgem_gem_prime_import_sg_table(struct drm_device *drm,
 struct drm_gem_object *refgem_gem_prime_import(struct drm_device *drm,
 					       struct dma_buf *dmabuf);
 
+/* For the KUnit suite (refgem_kunit.c) */
+struct refgem_device *refgem_kunit_device(unsigned int skip);
+struct refgem_bo *refgem_kunit_bo_create(struct drm_device *drm, size_t size);
+
 /* refgem_sgt.c */
 struct sg_table *refgem_bo_map(struct refgem_bo *bo, struct drm_device *drm,
 			       bool *created);

@@ -11,6 +11,7 @@
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_prime.h>
+#include <kunit/visibility.h>
 
 #include "refgem_drv.h"
 #include <drm/refgem_drm.h>
@@ -89,6 +90,20 @@ static int refgem_create_with_handle(struct drm_device *drm,
 	drm_gem_object_put(&shmem->base);
 	return ret;
 }
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/* A counted BO without a handle, for the KUnit suite; drm_gem_object_put() it. */
+struct refgem_bo *refgem_kunit_bo_create(struct drm_device *drm, size_t size)
+{
+	struct drm_gem_shmem_object *shmem = drm_gem_shmem_create(drm, size);
+
+	if (IS_ERR(shmem))
+		return ERR_CAST(shmem);
+	refgem_shmem_created(drm);
+	return to_refgem_bo(&shmem->base);
+}
+EXPORT_SYMBOL_IF_KUNIT(refgem_kunit_bo_create);
+#endif
 
 /* Round @size up to whole pages; E2BIG past what shmem can back. */
 static int refgem_bo_size(u64 size, u64 *aligned)

@@ -17,6 +17,7 @@
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/refgem_drm.h>
+#include <kunit/visibility.h>
 
 #include "refgem_compat.h"
 #include "refgem_drv.h"
@@ -125,6 +126,7 @@ out:
 	mutex_unlock(&bo->map_lock);
 	return sgt;
 }
+EXPORT_SYMBOL_IF_KUNIT(refgem_bo_map);
 
 /* An import's mapping is its attachment's, mapped for us at import. */
 void refgem_bo_register_import(struct refgem_bo *bo)

@@ -62,7 +62,7 @@ fi
 if [ ! -f "$out/.build-ok" ]; then
 	log "building bzImage and modules (about 7 min on 2 idle cores)"
 	start=$(date +%s)
-	make -s -C "$src" O="$out" -j"$(nproc)" vmlinux bzImage modules
+	make -s -C "$src" O="$out" -j"$(nproc)" bzImage modules
 	rm -rf "$out/modroot"
 	make -s -C "$src" O="$out" INSTALL_MOD_PATH="$out/modroot" \
 		modules_install >/dev/null
@@ -71,11 +71,12 @@ if [ ! -f "$out/.build-ok" ]; then
 fi
 
 kver=$(cat "$out/include/config/kernel.release")
+# The bzImage: this KASAN kernel's vmlinux dies silently at PVH entry.
 mkdir -p "$top/build"
 cat >"$top/build/debug-kernel.mk" <<EOF
 # Written by tools/build-debug-kernel.sh; do not edit.
 KVER_DEBUG := $kver
-KERNEL_IMAGE_DEBUG := $out/vmlinux
+KERNEL_IMAGE_DEBUG := $out/arch/x86/boot/bzImage
 KDIR_DEBUG := $out
 MODDIR_DEBUG := $out/modroot
 EOF

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit suite for refgem's revocable sg_tables: the wrong-device case the
+ * Rust series tests (fail_sg_table_on_wrong_dev) and the success paths it
+ * left "for someone else". It runs against the real refgem devices (QEMU
+ * edu behind real DMA ops), so it needs two bound refgem devices and skips
+ * without them. The revocation case unbinds the first device and binds it
+ * again.
+ */
+#include <kunit/test.h>
+#include <linux/dma-mapping.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/scatterlist.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_gem.h>
+
+#include "refgem_compat.h"
+#include "refgem_drv.h"
+
+#define KUNIT_BO_SIZE	SZ_1M
+
+struct refgem_kunit {
+	struct refgem_device *rdev[2];
+};
+
+static long counter(enum refgem_counter c)
+{
+	return atomic_long_read(&refgem_stats.v[c]);
+}
+
+static void put_device_ref(struct refgem_device *rdev)
+{
+	struct pci_dev *pdev = rdev->pdev;
+
+	drm_dev_put(&rdev->drm);
+	pci_dev_put(pdev);
+}
+
+static int refgem_kunit_init(struct kunit *test)
+{
+	struct refgem_kunit *ctx;
+	int i;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	test->priv = ctx;
+	for (i = 0; i < ARRAY_SIZE(ctx->rdev); i++) {
+		ctx->rdev[i] = refgem_kunit_device(i);
+		if (!ctx->rdev[i])
+			kunit_skip(test, "needs two bound refgem devices");
+	}
+	return 0;
+}
+
+static void refgem_kunit_exit(struct kunit *test)
+{
+	struct refgem_kunit *ctx = test->priv;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(ctx->rdev); i++)
+		if (ctx->rdev[i])
+			put_device_ref(ctx->rdev[i]);
+}
+
+static struct refgem_bo *bo_create(struct kunit *test,
+				   struct refgem_device *rdev)
+{
+	struct refgem_bo *bo = refgem_kunit_bo_create(&rdev->drm,
+						      KUNIT_BO_SIZE);
+
+	KUNIT_ASSERT_FALSE(test, IS_ERR(bo));
+	return bo;
+}
+
+static void bo_put(struct refgem_bo *bo)
+{
+	drm_gem_object_put(&bo->base.base);
+}
+
+/* The seed's fail_sg_table_on_wrong_dev, and that nothing was set up. */
+static void wrong_device_twice(struct kunit *test)
+{
+	struct refgem_kunit *ctx = test->priv;
+	struct refgem_bo *bo = bo_create(test, ctx->rdev[0]);
+	long created = counter(REFGEM_C_MAPS_CREATED);
+	struct sg_table *sgt;
+	bool made;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		sgt = refgem_bo_map(bo, &ctx->rdev[1]->drm, &made);
+		KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), -EINVAL);
+		KUNIT_EXPECT_FALSE(test, made);
+		KUNIT_EXPECT_NULL(test, bo->sgt);
+		KUNIT_EXPECT_NULL(test, bo->base.sgt);
+		KUNIT_EXPECT_TRUE(test, list_empty(&bo->map_link));
+	}
+	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_MAPS_CREATED), created);
+
+	/* The right device still gets a mapping. */
+	sgt = refgem_bo_map(bo, &ctx->rdev[0]->drm, &made);
+	KUNIT_EXPECT_FALSE(test, IS_ERR(sgt));
+	KUNIT_EXPECT_TRUE(test, made);
+	bo_put(bo);
+}
+
+static void map_once(struct kunit *test)
+{
+	struct refgem_kunit *ctx = test->priv;
+	struct refgem_bo *bo = bo_create(test, ctx->rdev[0]);
+	struct drm_device *drm = &ctx->rdev[0]->drm;
+	long created = counter(REFGEM_C_MAPS_CREATED);
+	struct sg_table *first, *second;
+	bool made;
+
+	first = refgem_bo_map(bo, drm, &made);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(first));
+	KUNIT_EXPECT_TRUE(test, made);
+	second = refgem_bo_map(bo, drm, &made);
+	KUNIT_EXPECT_PTR_EQ(test, first, second);
+	KUNIT_EXPECT_FALSE(test, made);
+	KUNIT_EXPECT_PTR_EQ(test, first, bo->base.sgt);
+	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_MAPS_CREATED), created + 1);
+	bo_put(bo);
+}
+
+static void segments_within_max(struct kunit *test)
+{
+	struct refgem_kunit *ctx = test->priv;
+	struct refgem_bo *bo = bo_create(test, ctx->rdev[0]);
+	struct device *dev = ctx->rdev[0]->drm.dev;
+	size_t max = dma_max_mapping_size(dev);
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	u64 total = 0;
+	bool made;
+	int i;
+
+	sgt = refgem_bo_map(bo, &ctx->rdev[0]->drm, &made);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sgt));
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		KUNIT_EXPECT_LE(test, (size_t)sg_dma_len(sg), max);
+		total += sg_dma_len(sg);
+	}
+	KUNIT_EXPECT_EQ(test, total, (u64)KUNIT_BO_SIZE);
+	KUNIT_EXPECT_EQ(test, bo->dma_len, (u64)KUNIT_BO_SIZE);
+	bo_put(bo);
+}
+
+/*
+ * Unbind with a mapped BO held: the mapping is revoked at once, and freeing
+ * the BO afterwards neither unmaps it again nor keeps its pages.
+ */
+static void revoke_then_free(struct kunit *test)
+{
+	struct refgem_kunit *ctx = test->priv;
+	struct refgem_device *rdev = ctx->rdev[0];
+	struct refgem_bo *bo = bo_create(test, rdev);
+	long pinned = counter(REFGEM_C_PAGES_PINNED);
+	long revoked = counter(REFGEM_C_MAPS_REVOKED);
+	long released = counter(REFGEM_C_MAPS_RELEASED);
+	long late = counter(REFGEM_C_LATE_UNMAPS);
+	struct sg_table *sgt;
+	bool made;
+
+	sgt = refgem_bo_map(bo, &rdev->drm, &made);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sgt));
+	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_PAGES_PINNED),
+			pinned + (KUNIT_BO_SIZE >> PAGE_SHIFT));
+
+	device_release_driver(&rdev->pdev->dev);
+	KUNIT_EXPECT_TRUE(test, rdev->revoked);
+	KUNIT_EXPECT_NULL(test, bo->sgt);
+	KUNIT_EXPECT_NULL(test, bo->base.sgt);
+	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_MAPS_REVOKED), revoked + 1);
+	/* Pages stay pinned until free, as drm_gem_shmem_free() expects. */
+	KUNIT_EXPECT_NOT_NULL(test, bo->base.pages);
+
+	bo_put(bo);
+	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_MAPS_RELEASED), released);
+	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_LATE_UNMAPS), late);
+	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_PAGES_PINNED), pinned);
+
+	KUNIT_EXPECT_EQ(test, device_attach(&rdev->pdev->dev), 1);
+}
+
+static struct kunit_case refgem_sgt_cases[] = {
+	KUNIT_CASE(wrong_device_twice),
+	KUNIT_CASE(map_once),
+	KUNIT_CASE(segments_within_max),
+	KUNIT_CASE(revoke_then_free),
+	{}
+};
+
+static struct kunit_suite refgem_sgt_suite = {
+	.name = "refgem_sgt",
+	.init = refgem_kunit_init,
+	.exit = refgem_kunit_exit,
+	.test_cases = refgem_sgt_cases,
+};
+
+kunit_test_suite(refgem_sgt_suite);
+
+MODULE_DESCRIPTION("KUnit tests for refgem's revocable sg_tables");
+MODULE_LICENSE("GPL");
+REFGEM_IMPORT_NS_KUNIT;
