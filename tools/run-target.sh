@@ -1,57 +1,189 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# Run the suites for one gate target in a fresh guest and gate the results.
+# Run the suites for one gate target in fresh guests and gate the results.
 # usage: run-target.sh TARGET
+#
+# The runner writes results.json after every test to a read-write share,
+# so what a guest finished survives it. When a guest dies (refgem-vm exits
+# 125: panic, reboot) or its watchdog fires (124), or the runner stops
+# early (an IGT abort, a test that survives SIGKILL), and the run has not
+# reached its end, the next guest resumes it (refgem-run-tests --resume):
+# the test the dead guest was running becomes crash (died) or timeout
+# (watchdog), and the run goes on after it. At most MAX_RESTARTS restarts,
+# all boots within RUN_TIMEOUT; a run that cannot finish is recorded as cut
+# short, keeps notrun for what it never reached, and fails the gate.
+#
 # Environment (from the Makefile): KERNEL_IMAGE MODDIR KVER, their *_NEW
 # twins for Debian's 6.12, and optionally
-# RESULTS_DIR, VM_TIMEOUT, RUNNER_ARGS, VM_ARGS.
+#   SHARD=I/N       run shard I of N only (CI_NODE_INDEX/CI_NODE_TOTAL);
+#                   results in <target>-shard-I-of-N, see tools/refgem-merge
+#   RESULTS_DIR     where <target>/ goes (default: results/)
+#   VM_TIMEOUT      guest watchdog per boot, seconds (default 1200)
+#   RUN_TIMEOUT     all boots of the run together, seconds (default 3600)
+#   MAX_RESTARTS    guests booted to resume the run (default 3)
+#   RUNNER_ARGS     more refgem-run-tests arguments (split on spaces)
+#   VM_ARGS         more refgem-vm arguments (split on spaces)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 target=${1:?usage: run-target.sh TARGET}
 results_root=${RESULTS_DIR:-$top/results}
+vm_timeout=${VM_TIMEOUT:-1200}
+run_timeout=${RUN_TIMEOUT:-3600}
+max_restarts=${MAX_RESTARTS:-3}
 
-# A target is a kernel, a guest profile and refgem's module parameters.
+# A target is a kernel, a guest profile, refgem's module parameters and the
+# binaries to run.
 ko=$top/driver/refgem.ko
+suite=refgem
+runner=()
 case $target in
 refgem-swiotlb)	profile=swiotlb; params= ;;
 refgem-iommu)	profile=iommu; params= ;;
 refgem-6.12)	profile=swiotlb; params=
 		KERNEL_IMAGE=$KERNEL_IMAGE_NEW MODDIR=$MODDIR_NEW KVER=$KVER_NEW
 		ko=$top/build/driver-new/refgem.ko ;;
+# The runner's own test: stand-ins that hang, flake and crash the guest
+# (tools/tests/guest/README.md); no driver.
+runner-selftest) profile=none; params=; ko=; suite=$top/tools/tests/guest
+		runner=(--timeout 2); vm_timeout=${VM_TIMEOUT:-120} ;;
 *)		echo "run-target: unknown target $target" >&2; exit 2 ;;
 esac
 
-results=$results_root/$target
-state=$top/build/vm/$target
+bins=()
+if [ "$suite" = refgem ]; then
+	# Every IGT binary of igt_runner's test list, every kselftest built.
+	igt=$top/build/meson/igt-tests
+	while read -r t; do
+		[ -z "$t" ] || bins+=(--igt "$igt/$t")
+	done < <(grep -vx -e TESTLIST -e 'END TESTLIST' "$igt/test-list.txt" \
+		2>/dev/null || true)
+	kselftests=$top/build/kselftests
+else
+	for t in "$suite"/igt/*; do
+		bins+=(--igt "$t")
+	done
+	kselftests=$suite/kselftest
+fi
+for t in "$kselftests"/*; do
+	if [ -f "$t" ] && [ -x "$t" ]; then
+		bins+=(--kselftest "$t")
+	fi
+done
+case " ${bins[*]} " in
+*" --igt "*" --kselftest "*) ;;
+*) echo "run-target: no IGT or no kselftest binaries (make build?)" >&2
+   exit 2 ;;
+esac
+
+name=$target
+if [ -n "${SHARD:-}" ]; then
+	if ! [[ $SHARD =~ ^([0-9]+)/([0-9]+)$ ]] ||
+		[ "${BASH_REMATCH[1]}" -lt 1 ] ||
+		[ "${BASH_REMATCH[1]}" -gt "${BASH_REMATCH[2]}" ]; then
+		echo "run-target: SHARD=$SHARD is not I/N with 1 <= I <= N" >&2
+		exit 2
+	fi
+	name=$target-shard-${BASH_REMATCH[1]}-of-${BASH_REMATCH[2]}
+	runner+=(--shard "$SHARD")
+fi
+exp=$top/expectations/$target
+if [ -f "$exp-skips.txt" ]; then
+	runner+=(--skips "$exp-skips.txt")
+fi
+if [ -f "$exp-flakes.txt" ]; then
+	runner+=(--flakes "$exp-flakes.txt")
+fi
+read -ra extra <<<"${RUNNER_ARGS:-}"
+read -ra vm_args <<<"${VM_ARGS:-}"
+
+results=$results_root/$name
+state=$top/build/vm/$name
 rm -rf "$results"
 mkdir -p "$results" "$state"
 
-echo "== $target: booting $(basename "$KERNEL_IMAGE") ($KVER), profile $profile"
-rc=0
-# shellcheck disable=SC2086
-"$top/tools/refgem-vm" --kernel "$KERNEL_IMAGE" --moddir "$MODDIR" \
-	--kver "$KVER" --profile "$profile" --state "$state" \
-	--ro "$top" --rw "$results" --cwd "$top" \
-	--timeout "${VM_TIMEOUT:-1200}" ${VM_ARGS:-} -- \
-	env TOP="$top" RESULTS="$results" TARGET="$target" \
-	MODDIR="$MODDIR" KVER="$KVER" REFGEM_KO="$ko" REFGEM_PARAMS="$params" \
-	RUNNER_ARGS="${RUNNER_ARGS:-}" /bin/sh tools/guest-job.sh || rc=$?
-# The guest's logs belong with its results, whatever happened.
-cp "$state/serial.log" "$results/serial.log" 2>/dev/null || true
-cp "$state/dmesg.txt" "$results/dmesg.txt" 2>/dev/null || true
-# After a guest crash the runner could not write its reports.
-if [ -f "$results/results.json" ] && [ ! -f "$results/summary.txt" ]; then
-	"$top/tools/refgem-report" "$results" || true
+deadline=$(($(date +%s) + run_timeout))
+boot=1
+resume=()
+cut=
+while :; do
+	# The last boot gets what is left of RUN_TIMEOUT.
+	timeout=$((deadline - $(date +%s)))
+	if [ "$timeout" -gt "$vm_timeout" ]; then
+		timeout=$vm_timeout
+	fi
+	echo "== $name: boot $boot: $(basename "$KERNEL_IMAGE") ($KVER)," \
+		"profile $profile${resume[0]:+, resuming the run}"
+	# The runner's --console finds the last boot by this header.
+	echo "==== boot $boot ($name) ====" >>"$results/serial.log"
+	rc=0
+	"$top/tools/refgem-vm" --kernel "$KERNEL_IMAGE" --moddir "$MODDIR" \
+		--kver "$KVER" --profile "$profile" --state "$state" \
+		--ro "$top" --rw "$results" --cwd "$top" \
+		--timeout "$timeout" "${vm_args[@]}" -- \
+		env TOP="$top" MODDIR="$MODDIR" KVER="$KVER" REFGEM_KO="$ko" \
+		REFGEM_PARAMS="$params" /bin/sh tools/guest-job.sh \
+		--results "$results" --name "$target" "${bins[@]}" \
+		"${runner[@]}" "${extra[@]}" "${resume[@]}" || rc=$?
+	# The guest's logs belong with its results, whatever happened.
+	cat "$state/serial.log" >>"$results/serial.log" 2>/dev/null || true
+	if [ -f "$state/dmesg.txt" ]; then
+		{ echo "==== boot $boot ($name) ===="; cat "$state/dmesg.txt"; } \
+			>>"$results/dmesg.txt"
+	fi
+
+	complete=0
+	"$top/tools/refgem-report" --is-complete "$results" || complete=$?
+	case $complete in
+	0) break ;;
+	1) ;;
+	*) echo "== $name: no results: the guest job ended with status $rc" \
+		"before the runner started (see $results/serial.log)"
+	   break ;;
+	esac
+	case $rc in
+	0)   why="the runner stopped early"; as=crash ;;
+	124) why="the guest watchdog fired"; as=timeout ;;
+	125) why="the guest died"; as=crash ;;
+	*)   cut="the guest job failed with status $rc in boot $boot"
+	     break ;;
+	esac
+	if [ "$(date +%s)" -ge "$deadline" ] ||
+		{ [ "$rc" = 124 ] && [ "$timeout" -lt "$vm_timeout" ]; }; then
+		cut="$why in boot $boot: overall timeout, RUN_TIMEOUT=${run_timeout}s"
+		break
+	fi
+	if [ "$boot" -gt "$max_restarts" ]; then
+		cut="$why in boot $boot, after MAX_RESTARTS=$max_restarts"
+		cut+=" restarts"
+		break
+	fi
+	echo "== $name: $why in boot $boot (status $rc); resuming the run in a" \
+		"fresh guest"
+	boot=$((boot + 1))
+	resume=(--resume "$as" --console "$results/serial.log")
+done
+
+if [ -f "$results/results.json" ]; then
+	if [ -n "$cut" ]; then
+		echo "== $name: the run was cut short: $cut"
+		"$top/tools/refgem-report" --cut-short "$cut" "$results" || true
+	elif [ "$rc" != 0 ]; then
+		# Complete, but the guest ended badly after its last test.
+		"$top/tools/refgem-report" "$results" || true
+	else
+		"$top/tools/refgem-report" --quiet "$results" || true
+	fi
 fi
 
 gate=0
 "$top/tools/refgem-gate" --results "$results" --target "$target" || gate=$?
-if [ "$rc" != 0 ]; then
-	# Results written before a crash are gated above, but a run that did
-	# not finish is never a pass.
-	echo "== $target: guest job ended with status $rc (logs in $results)"
+if [ -z "$cut" ] && [ "$rc" != 0 ] && [ -f "$results/results.json" ]; then
+	# Every test has a result, but a guest that dies after its last test
+	# is a kernel problem no test owns: never a pass.
+	echo "== $name: the guest of boot $boot ended with status $rc after" \
+		"the run completed (logs in $results)"
 	[ "$gate" != 0 ] || gate=1
 fi
 exit "$gate"

@@ -3,16 +3,22 @@
 For each test (named as in expectations.py):
   - matches <target>-skips.txt: not judged (it should not have run at all;
     if it did, that is only noted);
-  - matches <target>-flakes.txt: never fails the gate, reported if not pass;
+  - matches <target>-flakes.txt: the runner ran it again until it passed;
+    pass or skip is fine (noted when it took more than one attempt), any
+    other result means it never passed and is judged like any other test
+    (unlike drm-ci, where a flake never fails the job: here the re-runs
+    already gave it its chances);
   - listed in <target>-fails.txt: must end with exactly the listed Result;
     pass or skip is an "unexpected improvement", any other result is
     unexpected;
   - otherwise: pass and skip are fine, every other result is unexpected
     (notrun too: a test the run did not reach has not passed).
-A fails entry with no result at all is "missing", and a run without any
-test is unexpected in itself. Exit 0 when nothing was unexpected, 1 when
-something was, 2 when the inputs cannot be read: a missing or malformed
-results.json never passes.
+A fails entry with no result at all is "missing"; a run without any test,
+a run cut short and a run that did not reach its end are unexpected in
+themselves. The results of one shard (refgem-run-tests --shard) are judged
+as that shard: only fails entries of its own cases can be missing.
+Exit 0 when nothing was unexpected, 1 when something was, 2 when the inputs
+cannot be read: a missing or malformed results.json never passes.
 
 --compare BASELINE.json NEW.json lists regressions (pass -> anything else,
 skip included) and fixes (anything -> pass); exit 1 on regressions.
@@ -22,18 +28,26 @@ import os
 import sys
 
 from . import expectations as exp
-from .results import FILENAME, ResultsError, load
+from . import shard
+from .results import FILENAME, ResultsError, load, meta
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def judge(tests, fails, flakes, skips):
-    """(unexpected, notes, counts): lines to print and per-kind counts."""
+def test_name(key):
+    """The test name of an expectation file's name (key() reversed)."""
+    return key if key.startswith("kselftest@") else "igt@" + key
+
+
+def judge(tests, fails, flakes, skips, mine=None):
+    """(unexpected, notes, counts): lines to print and per-kind counts.
+    mine(key): whether a fails entry is this run's to find (a shard's)."""
     unexpected, notes = [], []
     counts = {"pass": 0, "expected": 0, "skip": 0, "flake": 0, "skipped": 0}
     seen = set()
     for name in sorted(tests):
-        result = tests[name]["result"]
+        test = tests[name]
+        result = test["result"]
         k = exp.key(name)
         seen.add(k)
         have = exp.RESULT_NAMES[result]
@@ -42,11 +56,16 @@ def judge(tests, fails, flakes, skips):
             if result not in ("skip", "notrun"):
                 notes.append(f"note: {k} is in skips but ran ({have}); ignored")
             continue
+        tries = len(test.get("attempts", ())) or 1
+        flaky = ""
         if exp.matches(flakes, k):
-            counts["flake"] += 1
-            if result != "pass":
-                notes.append(f"flake: {k} ({have}); ignored")
-            continue
+            if result in ("pass", "skip"):
+                counts["flake"] += 1
+                if tries > 1:
+                    notes.append(f"flake: {k} ({have} on attempt {tries})")
+                continue
+            if result != "notrun":
+                flaky = f", flaky: never passed in {tries} attempts"
         want = fails.get(k)
         if want is None:
             if result in ("pass", "skip"):
@@ -54,20 +73,47 @@ def judge(tests, fails, flakes, skips):
                 if result == "skip":
                     notes.append(f"skip: {k}")
             else:
-                unexpected.append(f"unexpected {result}: {k}")
+                unexpected.append(f"unexpected {result}: {k}"
+                                  + (f" ({flaky[2:]})" if flaky else ""))
         elif have == want:
             counts["expected"] += 1
         elif result in ("pass", "skip"):
             unexpected.append(f"unexpected improvement: {k} "
                               f"({have}, expected {want})")
         else:
-            unexpected.append(f"unexpected {result}: {k} (expected {want})")
+            unexpected.append(f"unexpected {result}: {k} (expected {want}"
+                              f"{flaky})")
     for k in sorted(set(fails) - seen):
-        if exp.matches(skips, k) or exp.matches(flakes, k):
-            notes.append(f"note: {k} is in fails but also in skips/flakes")
+        if mine is not None and not mine(k):
+            continue
+        if exp.matches(skips, k):
+            notes.append(f"note: {k} is in fails but also in skips")
         else:
             unexpected.append(f"missing: {k} (expected {fails[k]})")
     return unexpected, notes, counts
+
+
+def shard_filter(info):
+    """mine(key) for the results of shard info ({"index", "total",
+    "cases"}): entries of its own cases, and those of no known case on
+    shard 1 (so exactly one shard reports them)."""
+    cases = set(info["cases"])
+    own = set(shard.select(cases, info["index"], info["total"]))
+
+    def mine(k):
+        case = shard.case_of(test_name(k))
+        return case in own if case in cases else info["index"] == 1
+    return mine
+
+
+def run_problems(doc):
+    """Lines for a run that did not end as a whole run should."""
+    m = meta(doc)
+    if m.get("cut_short"):
+        return [f"unexpected: the run was cut short: {m['cut_short']}"]
+    if m.get("complete") is False:
+        return ["unexpected: the run did not reach its end"]
+    return []
 
 
 def gate(results_dir, target, expdir):
@@ -75,22 +121,28 @@ def gate(results_dir, target, expdir):
     if not os.path.isdir(expdir):
         raise OSError(f"no expectations directory {expdir}")
     base = os.path.join(expdir, target)
+    info = meta(doc).get("shard")
     unexpected, notes, c = judge(doc["tests"],
                                  exp.read_fails(base + "-fails.txt"),
                                  exp.read_patterns(base + "-flakes.txt"),
-                                 exp.read_patterns(base + "-skips.txt"))
+                                 exp.read_patterns(base + "-skips.txt"),
+                                 shard_filter(info) if info else None)
+    unexpected += run_problems(doc)
     total = len(doc["tests"])
-    if not total:
+    if not total and not (info and info["cases"]):
         unexpected.append("unexpected: the results hold no tests at all")
+    what = f"target {target}"
+    if info:
+        what += f", shard {info['index']}/{info['total']}"
     for line in notes + unexpected:
         print(line)
     if unexpected:
         print(f"gate: FAILED, {len(unexpected)} unexpected in {total} tests "
-              f"(target {target})")
+              f"({what})")
         return 1
     print(f"gate: passed, {total} tests: {c['pass']} pass, {c['expected']} "
           f"expected failures, {c['skip']} skip, {c['flake']} flaky, "
-          f"{c['skipped']} skip-listed (target {target})")
+          f"{c['skipped']} skip-listed ({what})")
     return 0
 
 

@@ -17,6 +17,10 @@ The binary itself is "kselftest@<binary>": "incomplete" while it runs,
 removed when its TAP is complete and agrees with its exit status, and
 otherwise kept as timeout, crash, incomplete, fail or skip ("1..0 # SKIP")
 so that a binary-level problem reaches the gate.
+
+A re-run for flaky tests (only=...) records nothing but those tests: the
+6.1 harness cannot run one test alone, and the other tests and the binary
+keep the results of the first run.
 """
 import os
 import signal
@@ -37,7 +41,7 @@ def _format(records):
 
 
 class KselftestRun:
-    def __init__(self, binary, results, klog, allow, progress):
+    def __init__(self, binary, results, klog, allow, progress, only=None):
         self.binary = binary
         self.whole = whole_name(binary)
         self.prefix = self.whole + "@"
@@ -51,6 +55,11 @@ class KselftestRun:
         self.done = []          # (TapTest, end) still waiting for records
         self.records = []       # kernel records not given to a test yet
         self.taint = 0
+        self.only = only        # None, or the only test names to record
+        self.recorded = set()   # test names this run gave a result
+
+    def _mine(self, name):
+        return self.only is None or name in self.only
 
     def run(self, limit):
         """Run the binary; limit(plan) gives its time budget once the TAP
@@ -58,9 +67,10 @@ class KselftestRun:
         killed, and the run should stop."""
         self.job = self.results.new_job()
         start = time.time()
-        self.results.set(self.whole, "incomplete", start=start, end=start,
-                         job=self.job)
-        self.results.write()
+        if self._mine(self.whole):
+            self.results.set(self.whole, "incomplete", start=start, end=start,
+                             job=self.job)
+            self.results.write()
         self.taint = self.klog.taint()
         self.klog.mark(f"refgem-runner: starting {self.whole}")
         outcome = job.run([self.binary], self.results.job_dir(self.job),
@@ -85,6 +95,8 @@ class KselftestRun:
     def _start(self, name):
         now = time.time()
         self.started[name] = now
+        if not self._mine(self.prefix + name):
+            return
         self.results.set(self.prefix + name, "incomplete", start=now, end=now,
                          job=self.job)
         self.results.write()
@@ -113,6 +125,9 @@ class KselftestRun:
         result, warnings = dmesg.judge(result, records, self.allow,
                                        self.taint, taint)
         self.taint = taint
+        if not self._mine(name):
+            return
+        self.recorded.add(name)
         self.results.set(name, result, start=start, end=end, out=out,
                          dmesg=_format(records), job=self.job,
                          warnings=warnings)
@@ -133,6 +148,8 @@ class KselftestRun:
                          self.tap.leftover() + f"refgem-runner: no TAP result;"
                          f" {problem[1]}\n", self._take_records(None),
                          start, max(start, outcome.end))
+        if not self._mine(self.whole):
+            return
         if problem:
             result, note = problem
             # Output after the last test (a Bail out!, an exec error) is the

@@ -5,7 +5,9 @@ junit.xml follows the schema GitLab renders: one <testsuite> per binary
 ("igt@refgem_basic"), <testcase classname="refgem_basic" name="subtest">,
 <failure> for every result but pass and skip, <skipped> for skip and notrun.
 Only tests that did not pass carry <system-out> (out, err, dmesg, each cut
-to its head and tail), which keeps the file small enough for GitLab.
+to its head and tail), which keeps the file small enough for GitLab. A run
+that was cut short or did not reach its end gets one more failed testcase,
+"refgem@run" / "complete", so that CI shows it next to the tests.
 """
 import os
 import re
@@ -75,6 +77,41 @@ def _xml_text(text):
     return _XML_BAD.sub("?", text)
 
 
+def run_problem(doc):
+    """Why the run as a whole is not a complete run, or None."""
+    m = res.meta(doc)
+    if m.get("cut_short"):
+        return f"the run was cut short: {m['cut_short']}"
+    if m.get("complete") is False:
+        return "the run did not reach its end"
+    return None
+
+
+def run_lines(doc):
+    """summary.txt's lines on the run itself: shard, guest boots, problem."""
+    m = res.meta(doc)
+    lines = []
+    info = m.get("shard")
+    if info:
+        lines.append(f"shard: {info['index']}/{info['total']}, "
+                     f"{len(info['cases'][info['index'] - 1::info['total']])}"
+                     f" of {len(info['cases'])} cases")
+    if m.get("merged"):
+        lines.append(f"merged from {m['merged']} shards")
+    if m.get("resumed"):
+        lines.append(f"guest boots: {m.get('boots', 1)}"
+                     + (" (all shards)" if m.get("merged") else ""))
+        for r in m.get("resumed", ()):
+            where = f"shard {r['shard']} " if "shard" in r else ""
+            left = ", ".join(r["interrupted"]) or "no test running"
+            lines.append(f"  {where}boot {r['boot']} resumed the run; the "
+                         f"guest before it left {left} -> {r['as']}")
+    problem = run_problem(doc)
+    if problem:
+        lines.append(problem)
+    return lines
+
+
 def junit(doc, root):
     """The junit.xml document (an ElementTree) for a results document."""
     tests = doc["tests"]
@@ -113,6 +150,16 @@ def junit(doc, root):
         for key, value in c.items():
             suite.set(key, f"{value:.3f}" if key == "time" else str(value))
             counts[key] += value
+    problem = run_problem(doc)
+    if problem:
+        suite = ET.SubElement(top, "testsuite", name="refgem@run", tests="1",
+                              failures="1", skipped="0", time="0.000")
+        case = ET.SubElement(suite, "testcase", classname="refgem",
+                             name="complete", time="0.000")
+        ET.SubElement(case, "failure", type="incomplete",
+                      message=problem).text = problem
+        counts["tests"] += 1
+        counts["failures"] += 1
     for key, value in counts.items():
         top.set(key, f"{value:.3f}" if key == "time" else str(value))
     return ET.ElementTree(top)
@@ -125,6 +172,7 @@ def summary(doc, root):
     counts = ", ".join(f"{k} {v}" for k, v in run.items() if v)
     lines = [f"refgem results: {doc.get('name', '')} ({doc.get('uname', '')})",
              f"totals: {len(tests)} tests" + (f": {counts}" if counts else "")]
+    lines += run_lines(doc)
     bad = sorted(n for n, t in tests.items() if t["result"] != "pass")
     if bad:
         lines.append("not passed:")
@@ -135,8 +183,12 @@ def summary(doc, root):
             lines.append(f"  {test['result']:<{width}}  {name}: "
                          f"{reason(test)}  [{where}]")
     failed = {r: n for r, n in run.items() if n and r not in GOOD}
+    problem = run_problem(doc)
     if not tests:
         verdict = "FAIL: no tests ran"
+    elif problem:
+        verdict = (f"FAIL: {problem}; {run['pass']} of {len(tests)} tests "
+                   "passed")
     elif failed:
         verdict = (f"FAIL: {sum(failed.values())} of {len(tests)} tests failed ("
                    + ", ".join(f"{n} {r}" for r, n in failed.items())
@@ -149,8 +201,13 @@ def summary(doc, root):
     return "\n".join(lines) + "\n"
 
 
-def write(root):
-    """Write root/junit.xml and root/summary.txt; return the summary."""
+def write(root, cut_short=None):
+    """Write root/junit.xml and root/summary.txt; return the summary.
+    cut_short: first record in results.json why the run ended early."""
+    if cut_short:
+        results = res.Results.open(root)
+        results.cut_short(cut_short)
+        results.write()
     doc = res.load(os.path.join(root, res.FILENAME))
     tree = junit(doc, root)
     ET.indent(tree)

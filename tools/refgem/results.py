@@ -7,6 +7,14 @@ name) and, like igt_runner, "dmesg-warnings" when the kernel log judged it.
 
 results.json is rewritten atomically after every change, so a guest that
 dies mid-run leaves a valid document with everything finished so far.
+
+refgem's own state of the run lives under the top-level key "refgem"
+(igt tools ignore it): "boots" (guests the run took), "complete" (the runner
+reached the end of its plan), "resumed" (one entry per resume: the boot, the
+tests the dead guest left unfinished and what they became), "shard"
+({"index", "total", "cases"}: the whole sorted case list) and "cut_short"
+(why the run ended early, set on the host). A test re-run as a flake
+carries "attempts": [{"result", "job"}, ...].
 """
 import json
 import os
@@ -102,10 +110,27 @@ def _write_atomically(path, text):
         pass
 
 
+def meta(doc):
+    """refgem's state of the run (see above); {} for other documents."""
+    m = doc.get("refgem")
+    return m if isinstance(m, dict) else {}
+
+
+def pending(doc):
+    """Whether the run has not reached its end (the runner stopped or its
+    guest died): such a run can be resumed."""
+    m = meta(doc)
+    if "complete" in m:
+        return not m["complete"]
+    return any(t["result"] in ("notrun", "incomplete")
+               for t in doc["tests"].values())
+
+
 class Results:
     def __init__(self, root, doc):
         self.root = root
         self.doc = doc
+        self.doc.setdefault("refgem", {})
 
     @classmethod
     def create(cls, root, name):
@@ -125,12 +150,22 @@ class Results:
             "runtimes": {},
         }
         results = cls(root, doc)
+        results.meta.update(boots=1, complete=False, resumed=[])
         results.write()
         return results
+
+    @classmethod
+    def open(cls, root):
+        """The run already in root, to resume it."""
+        return cls(root, load(os.path.join(root, FILENAME)))
 
     @property
     def tests(self):
         return self.doc["tests"]
+
+    @property
+    def meta(self):
+        return self.doc["refgem"]
 
     def new_job(self):
         """Create the next numbered job directory and return its name."""
@@ -143,7 +178,7 @@ class Results:
         return os.path.join(self.root, job)
 
     def set(self, name, result, *, start, end, out="", err="", dmesg="",
-            job=None, warnings=()):
+            job=None, warnings=(), attempts=None):
         if result not in RESULTS:
             raise ValueError(f"unknown result {result!r}")
         test = {"out": out, "err": err, "dmesg": dmesg, "result": result,
@@ -152,13 +187,35 @@ class Results:
             test["job"] = job
         if warnings:
             test["dmesg-warnings"] = "\n".join(warnings) + "\n"
+        if attempts:
+            test["attempts"] = attempts
         self.tests[name] = test
+
+    def cut_short(self, why):
+        """Record that the run ended early, on the host: what a dead guest
+        left incomplete keeps that result, with its output and a note."""
+        self.meta["cut_short"] = why
+        for test in self.tests.values():
+            if test["result"] != "incomplete":
+                continue
+            for part, f in (("out", "out.txt"), ("err", "err.txt"),
+                            ("dmesg", "dmesg.txt")):
+                try:
+                    with open(os.path.join(self.root, test.get("job", ""), f),
+                              encoding="utf-8", errors="replace") as fh:
+                        test[part] = fh.read()
+                except OSError:
+                    pass
+            test["out"] += f"refgem-runner: the run was cut short while " \
+                           f"this test ran: {why}\n"
 
     def remove(self, name):
         self.tests.pop(name, None)
 
-    def write(self):
-        self.doc["time_elapsed"]["end"] = time.time()
+    def write(self, stamp=True):
+        """Rewrite results.json; stamp: the run's time ends now."""
+        if stamp:
+            self.doc["time_elapsed"]["end"] = time.time()
         self.doc["totals"] = totals(self.tests)
         self.doc["runtimes"] = runtimes(self.tests)
         _write_atomically(os.path.join(self.root, FILENAME),

@@ -6,8 +6,29 @@ directory with out.txt, err.txt and dmesg.txt, and results.json is
 rewritten after every test. Every planned test is first recorded "notrun",
 so a run that dies early still names what it never reached.
 
+Cases are what the runner plans: an IGT subtest, an IGT binary without
+subtests, a kselftest binary (which cannot be split). --shard I/N keeps
+lines I, I+N, ... of the sorted case list (drm-ci's `sed -n "I~N p"`), and
+results.json records the whole list so that refgem-merge can check that
+the shards cover it.
+
+Flakes (--flakes): a matching test that ends neither pass nor skip runs
+again in the same guest, up to --flake-retries times, until it passes; it
+keeps its last attempt's result, and its out and "attempts" list every
+attempt. For flaky kselftest tests the binary runs again and only those
+tests take the new results.
+
+Resume (--resume RESULT), in the spirit of igt_resume: continue the run in
+--results in a fresh guest after the last one died. What that guest left
+"incomplete" becomes RESULT (crash when it died, timeout when its watchdog
+fired) with a note and the tail of its console (--console) as kernel log;
+a kselftest binary that was running is not run again. Tests with a result
+are not re-run; the others run as planned.
+
 The run's verdict is refgem-gate's job: this exits 0 whenever the run
-itself completed, 2 on usage or setup errors.
+itself could be carried out (results.json says in "refgem"/"complete"
+whether it reached the end: an IGT abort or an unkillable test stop it
+early), 2 on usage or setup errors.
 """
 import argparse
 import os
@@ -15,13 +36,27 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 
-from . import dmesg, expectations, igt, job, report
+from . import dmesg, expectations, igt, job, report, shard
 from .ksft import KselftestRun, whole_name
-from .results import Results, ResultsError
+from .results import Results, ResultsError, duration
+from .tap import TapParser
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_ALLOWLIST = os.path.join(TOOLS, "dmesg-allowlist.txt")
+GOOD = ("pass", "skip")
+# What --resume says happened to a test the dead guest left incomplete.
+DIED = {
+    "crash": "the guest died while this test ran (no exit status: kernel "
+             "panic, reboot or QEMU exit)",
+    "timeout": "the guest watchdog ended the guest while this test ran",
+    "incomplete": "the guest ended while this test ran",
+}
+# run-target.sh starts each boot's part of the console log with this.
+BOOT_HEADER = "==== boot "
+CONSOLE_TAIL = 60       # lines of a dead guest's console kept per test
+LISTED_ONLY = "refgem-runner: listed, but no --igt binary lists this test\n"
 
 
 def parse_args(argv):
@@ -30,7 +65,8 @@ def parse_args(argv):
         description="Run IGT subtests and kselftest binaries; write an "
                     "igt_runner-style results directory.")
     p.add_argument("--results", required=True, metavar="DIR",
-                   help="results directory (must not hold a results.json)")
+                   help="results directory (must not hold a results.json, "
+                        "unless --resume)")
     p.add_argument("--name", required=True, help="name of this run")
     p.add_argument("--igt", action="append", default=[], metavar="BIN",
                    help="IGT binary; each subtest runs as its own job")
@@ -45,11 +81,33 @@ def parse_args(argv):
                    help="run only these IGT tests: one name per line "
                         "(igt@bin@sub or bin@sub), # comments")
     p.add_argument("--skips", metavar="FILE",
-                   help="drm-ci skips file: IGT tests matching it are not "
-                        "run (kselftest binaries cannot be split)")
+                   help="drm-ci skips file: matching IGT tests, and "
+                        "kselftest binaries whose kselftest@BIN matches, "
+                        "are not run")
+    p.add_argument("--flakes", metavar="FILE",
+                   help="drm-ci flakes file: a matching test that does not "
+                        "pass is run again")
+    p.add_argument("--flake-retries", type=int, default=3, metavar="N",
+                   help="how often a flaky test runs again (default 3)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="run shard I of N (1-based): cases I, I+N, ... of "
+                        "the sorted case list")
+    p.add_argument("--resume", choices=sorted(DIED), metavar="RESULT",
+                   help="continue the run in --results in a fresh guest; "
+                        "what the last guest left incomplete becomes RESULT "
+                        "(crash, timeout or incomplete)")
+    p.add_argument("--console", metavar="FILE",
+                   help="with --resume: the console log of the guest that "
+                        "died; its last boot's tail goes into the kernel log "
+                        "of the tests it left incomplete")
     p.add_argument("--dmesg-allowlist", default=DEFAULT_ALLOWLIST,
                    metavar="FILE", help="default: %(default)s")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.console and not args.resume:
+        p.error("--console needs --resume")
+    if args.flake_retries < 0:
+        p.error("--flake-retries must be >= 0")
+    return args
 
 
 def read_list(path):
@@ -76,11 +134,29 @@ class Progress:
         self.known += n
         self.unplanned -= 1
 
-    def __call__(self, name, result, seconds):
+    def __call__(self, name, result, seconds, note=""):
         self.done += 1
         more = "+" if self.unplanned > 0 else ""
         print(f"[{self.done}/{self.known}{more}] {name} {result} "
-              f"{seconds:.2f}s", flush=True)
+              f"{seconds:.2f}s{note}", flush=True)
+
+
+def _attempt_line(name, result, seconds, attempt):
+    print(f"  {name} {result} {seconds:.2f}s (flaky, attempt {attempt})",
+          flush=True)
+
+
+class _AttemptProgress:
+    """Progress of a flaky kselftest re-run: shown, but not counted."""
+
+    def __init__(self, attempt):
+        self.attempt = attempt
+
+    def expect(self, n):
+        pass
+
+    def __call__(self, name, result, seconds):
+        _attempt_line(name, result, seconds, self.attempt)
 
 
 def _list_subtests(binary, timeout):
@@ -104,48 +180,241 @@ def _list_subtests(binary, timeout):
                   p.stderr + note)
 
 
+@dataclass
+class Case:
+    """What the runner plans and a shard runs whole."""
+    name: str
+    kind: str               # "igt", "kselftest", or "fixed": known unrun
+    argv: list = None
+    fixed: tuple = None     # (result, out, err) of a "fixed" case
+
+
 class Runner:
-    def __init__(self, args, results, klog, allow, skips):
+    def __init__(self, args, results, klog, allow, skips, flakes):
         self.args = args
         self.results = results
         self.klog = klog
         self.allow = allow
         self.skips = skips
+        self.flakes = flakes
 
-    def plan_igt(self, wanted):
-        """Record every test to run as notrun; return the IGT [(name, argv)]."""
-        jobs = []
+    def _skipped(self, name):
+        return expectations.matches(self.skips, expectations.key(name))
+
+    def _flaky(self, name):
+        return expectations.matches(self.flakes, expectations.key(name))
+
+    def plan(self, wanted):
+        """Every case to run (or to record without running), in run order:
+        IGT binaries as given, then kselftest binaries."""
+        cases = []
         provided = set()
-        now = time.time()
         for binary in self.args.igt:
             subtests, failure = _list_subtests(binary, self.args.timeout)
             if failure:
-                result, out, err = failure
-                self.results.set(igt.test_name(binary), result, start=now,
-                                 end=now, out=out, err=err)
+                cases.append(Case(igt.test_name(binary), "fixed",
+                                  fixed=failure))
                 continue
             for sub in subtests:
                 name = igt.test_name(binary, sub)
                 provided.add(name)
                 if wanted is not None and name not in wanted:
                     continue
-                if expectations.matches(self.skips, expectations.key(name)):
+                if self._skipped(name):
                     continue
-                jobs.append((name, [binary] + (["--run-subtest", sub] if sub
-                                               else [])))
-        for name, _ in jobs:
-            self.results.set(name, "notrun", start=now, end=now)
-        for name in set(wanted or ()) - provided - set(self.results.tests):
-            self.results.set(name, "notrun", start=now, end=now,
-                             out="refgem-runner: listed, but no --igt binary "
-                                 "lists this test\n")
+                cases.append(Case(name, "igt", [binary] + (
+                    ["--run-subtest", sub] if sub else [])))
+        known = {c.name for c in cases}
+        for name in sorted(set(wanted or ()) - provided - known):
+            cases.append(Case(name, "fixed", fixed=("notrun", LISTED_ONLY,
+                                                     "")))
         for binary in self.args.kselftest:
-            self.results.set(whole_name(binary), "notrun", start=now, end=now)
-        self.results.write()
-        return jobs
+            name = whole_name(binary)
+            if not self._skipped(name):
+                cases.append(Case(name, "kselftest", [binary]))
+        return cases
 
-    def run_igt(self, name, argv, progress):
-        """Run one IGT job; False if the run must stop after it."""
+    def shard(self, cases):
+        """(this shard's cases, the "shard" record), or (cases, None)."""
+        if not self.args.shard:
+            return cases, None
+        index, total = shard.parse(self.args.shard)
+        names = sorted({c.name for c in cases})
+        mine = set(shard.select(names, index, total))
+        return ([c for c in cases if c.name in mine],
+                {"index": index, "total": total, "cases": names})
+
+    def prepare(self, wanted):
+        """Plan, record what is planned, and return the cases to run."""
+        cases, shard_info = self.shard(self.plan(wanted))
+        if self.args.resume:
+            return self.resume(cases, shard_info)
+        res = self.results
+        if shard_info:
+            res.meta["shard"] = shard_info
+        now = time.time()
+        for case in cases:
+            if case.kind == "fixed":
+                result, out, err = case.fixed
+                res.set(case.name, result, start=now, end=now, out=out,
+                        err=err)
+            else:
+                res.set(case.name, "notrun", start=now, end=now)
+        res.write()
+        return [c for c in cases if c.kind != "fixed"]
+
+    def resume(self, cases, shard_info):
+        res = self.results
+        meta = res.meta
+        was = meta.get("shard")
+        if (was and (was["index"], was["total"])) != \
+                (shard_info and (shard_info["index"], shard_info["total"])):
+            raise ResultsError(f"{res.root} is not a run of shard "
+                               f"{self.args.shard or '(none)'}")
+        console = _console_tail(self.args.console, meta.get("boots", 1))
+        meta["boots"] = meta.get("boots", 1) + 1
+        meta["complete"] = False
+        as_result = self.args.resume
+        self.interrupted = []
+        # Binaries first: their output may settle tests of theirs.
+        for name in sorted((n for n, t in res.tests.items()
+                            if t["result"] == "incomplete"),
+                           key=lambda n: (n != shard.case_of(n), n)):
+            if res.tests[name]["result"] == "incomplete":
+                self._interrupted(name, as_result, console, meta["boots"])
+        interrupted = sorted(self.interrupted)
+        meta.setdefault("resumed", []).append(
+            {"boot": meta["boots"], "interrupted": interrupted,
+             "as": as_result})
+        print(f"refgem-run-tests: resuming the run in boot {meta['boots']}"
+              + "".join(f"; {n}: {as_result}" for n in interrupted),
+              flush=True)
+        now = time.time()
+        todo = []
+        for case in cases:
+            test = res.tests.get(case.name)
+            if case.kind == "fixed":
+                if test is None:
+                    result, out, err = case.fixed
+                    res.set(case.name, result, start=now, end=now, out=out,
+                            err=err)
+                continue
+            if test is None:
+                if case.kind == "kselftest" and any(
+                        n.startswith(case.name + "@") for n in res.tests):
+                    continue    # ran to its end: a healthy binary has no entry
+                res.set(case.name, "notrun", start=now, end=now)
+            elif test["result"] != "notrun":
+                continue
+            todo.append(case)
+        res.write()
+        return todo
+
+    def _interrupted(self, name, as_result, console, boot):
+        """A test the dead guest left incomplete becomes as_result."""
+        res = self.results
+        test = res.tests[name]
+        start = end = test["time"]["start"]
+        out = err = dm = ""
+        jobdir = res.job_dir(test["job"]) if "job" in test else None
+        if jobdir and os.path.isdir(jobdir):
+            out_path = os.path.join(jobdir, "out.txt")
+            out, err, dm = (_read_if(os.path.join(jobdir, f)) for f in
+                            ("out.txt", "err.txt", "dmesg.txt"))
+            if os.path.exists(out_path):
+                end = max(start, os.path.getmtime(out_path))
+        what = DIED[as_result]
+        case = shard.case_of(name)
+        if case.startswith("kselftest@"):
+            if name == case:
+                what = what.replace("this test", "this binary") + \
+                    "; it is not run again"
+                self._settle_tap(name, out, as_result, console, boot,
+                                 test.get("job"), start, end)
+            else:
+                # Its own part of the binary's output: since the last result.
+                tap = TapParser()
+                for line in out.splitlines():
+                    tap.feed(line)
+                out = tap.leftover()
+        out += (f"refgem-runner: {what}; the run resumed after it in a fresh "
+                f"guest (boot {boot})\n")
+        if console:
+            dm += "refgem-runner: the end of that guest's console:\n" + console
+        res.set(name, as_result, start=start, end=end, out=out, err=err,
+                dmesg=dm, job=test.get("job"))
+        self.interrupted.append(name)
+
+    def _settle_tap(self, whole, out, as_result, console, boot, jobname,
+                    start, end):
+        """What a dead guest's kselftest binary printed is all there is:
+        its tests with a TAP result that the runner had not seen yet get
+        that result, the one it was running becomes as_result."""
+        res = self.results
+        tap = TapParser()
+        for line in out.splitlines():
+            test = tap.feed(line)
+            name = test and f"{whole}@{test.name}"
+            if test and res.tests.get(name, {}).get("result") in (
+                    None, "incomplete", "notrun"):
+                res.set(name, test.result, start=start, end=end,
+                        out=test.out + "refgem-runner: result read from its "
+                        "output after the guest died; no kernel log\n",
+                        job=jobname)
+        if tap.running:
+            name = f"{whole}@{tap.running}"
+            res.set(name, "incomplete", start=start, end=end, job=jobname)
+            self._interrupted(name, as_result, console, boot)
+
+    def run(self, todo):
+        """Run the cases; False if the run had to stop early."""
+        progress = Progress(sum(c.kind == "igt" for c in todo),
+                            sum(c.kind == "kselftest" for c in todo))
+        for case in todo:
+            if case.kind == "igt":
+                go_on = self.run_igt_case(case, progress)
+            else:
+                go_on = self.run_ksft_case(case, progress)
+            if not go_on:
+                return False
+        return True
+
+    def _ksft_limit(self, plan):
+        return (self.args.kselftest_timeout
+                or self.args.timeout * max(1, plan or 1))
+
+    def _note_attempts(self, name, attempts):
+        test = self.results.tests[name]
+        listed = ", ".join(f"{i} {a['result']} (job {a['job']})"
+                           for i, a in enumerate(attempts, 1))
+        test["out"] += (f"refgem-runner: listed as flaky; {len(attempts)} "
+                        f"attempts: {listed}\n")
+        test["attempts"] = attempts
+        self.results.write()
+
+    def run_igt_case(self, case, progress):
+        """Run an IGT test, again while it is flaky and did not pass;
+        False if the run must stop after it."""
+        flaky = self._flaky(case.name)
+        attempts = []
+        while True:
+            result, go_on = self.run_igt(case.name, case.argv)
+            test = self.results.tests[case.name]
+            attempts.append({"result": result, "job": test["job"]})
+            if not flaky or not go_on or result in GOOD or \
+                    len(attempts) > self.args.flake_retries:
+                break
+            _attempt_line(case.name, result, duration(test), len(attempts))
+        note = ""
+        if len(attempts) > 1:
+            self._note_attempts(case.name, attempts)
+            note = f" (flaky, attempt {len(attempts)})"
+        test = self.results.tests[case.name]
+        progress(case.name, test["result"], duration(test), note)
+        return go_on
+
+    def run_igt(self, name, argv):
+        """Run one IGT job: (its result, False if the run must stop)."""
         res = self.results
         jobname = res.new_job()
         jobdir = res.job_dir(jobname)
@@ -169,35 +438,48 @@ class Runner:
                                        for r in outcome.records),
                 job=jobname, warnings=warnings)
         res.write()
-        progress(name, result, outcome.end - outcome.start)
         if raw == "abort":
             print(f"refgem-run-tests: {name} aborted; IGT says not to go on",
                   flush=True)
-            return False
+            return result, False
         if outcome.stuck:
             print(f"refgem-run-tests: {name} survived SIGKILL; stopping",
                   flush=True)
-            return False
-        return True
+            return result, False
+        return result, True
 
-    def run(self, wanted):
-        jobs = self.plan_igt(wanted)
-        progress = Progress(len(jobs), len(self.args.kselftest))
-
-        def ksft_limit(plan):
-            return (self.args.kselftest_timeout
-                    or self.args.timeout * max(1, plan or 1))
-
-        for name, argv in jobs:
-            if not self.run_igt(name, argv, progress):
-                return
-        for binary in self.args.kselftest:
+    def run_ksft_case(self, case, progress):
+        """Run a kselftest binary, again while flaky tests of it did not
+        pass; False if the run must stop after it."""
+        binary = case.argv[0]
+        tests = self.results.tests
+        ks = KselftestRun(binary, self.results, self.klog, self.allow,
+                          progress)
+        stuck = not ks.run(self._ksft_limit)
+        flaky = sorted(n for n in ks.recorded if n != ks.whole and
+                       self._flaky(n) and tests[n]["result"] not in GOOD)
+        attempts = {n: [{"result": tests[n]["result"], "job": ks.job}]
+                    for n in flaky}
+        for attempt in range(2, self.args.flake_retries + 2):
+            if stuck or not flaky:
+                break
             ks = KselftestRun(binary, self.results, self.klog, self.allow,
-                              progress)
-            if not ks.run(ksft_limit):
-                print(f"refgem-run-tests: {binary} survived SIGKILL; "
-                      "stopping", flush=True)
-                return
+                              _AttemptProgress(attempt), only=set(flaky))
+            stuck = not ks.run(self._ksft_limit)
+            for n in flaky:
+                attempts[n].append({"result": tests[n]["result"]
+                                    if n in ks.recorded else "notrun",
+                                    "job": ks.job})
+            flaky = [n for n in flaky if tests[n]["result"] not in GOOD]
+        for name, tried in attempts.items():
+            if len(tried) > 1:
+                self._note_attempts(name, tried)
+                print(f"  {name} {tests[name]['result']} after "
+                      f"{len(tried)} attempts (flaky)", flush=True)
+        if stuck:
+            print(f"refgem-run-tests: {binary} survived SIGKILL; stopping",
+                  flush=True)
+        return not stuck
 
 
 def _note(outcome, timeout):
@@ -217,24 +499,56 @@ def _read(path):
         return f.read()
 
 
+def _read_if(path):
+    try:
+        return _read(path)
+    except OSError:
+        return ""
+
+
+def _console_tail(path, boot):
+    """The end of boot's part of a console log (all of it if the log has
+    no BOOT_HEADER lines)."""
+    if not path:
+        return ""
+    text = "\n" + _read_if(path)
+    start = text.find(f"\n{BOOT_HEADER}{boot} ")
+    if start >= 0:
+        end = text.find("\n" + BOOT_HEADER, start + 1)
+        text = text[start:end if end >= 0 else len(text)]
+    return "".join(l + "\n" for l in text.splitlines()[-CONSOLE_TAIL:])
+
+
+def _patterns(path, what):
+    if not path:
+        return []
+    if not os.path.isfile(path):
+        raise OSError(f"no {what} file {path}")
+    return expectations.read_patterns(path)
+
+
 def main(argv=None, klog=None):
     """klog: a dmesg.KernelLog, or a stand-in for self-tests."""
     args = parse_args(argv)
     try:
         allow = dmesg.load_allowlist(args.dmesg_allowlist)
-        skips = []
-        if args.skips:
-            if not os.path.isfile(args.skips):
-                raise OSError(f"no skips file {args.skips}")
-            skips = expectations.read_patterns(args.skips)
+        skips = _patterns(args.skips, "skips")
+        flakes = _patterns(args.flakes, "flakes")
+        if args.shard:
+            shard.parse(args.shard)
         wanted = read_list(args.list) if args.list else None
         klog = klog or dmesg.KernelLog()
-        results = Results.create(args.results, args.name)
+        if args.resume:
+            results = Results.open(args.results)
+        else:
+            results = Results.create(args.results, args.name)
+        runner = Runner(args, results, klog, allow, skips, flakes)
+        todo = runner.prepare(wanted)
     except (OSError, ValueError, ResultsError,
             expectations.ExpectationError) as e:
         print(f"refgem-run-tests: {e}", file=sys.stderr)
         return 2
-    Runner(args, results, klog, allow, skips).run(wanted)
+    results.meta["complete"] = runner.run(todo)
     results.write()
     print(report.write(args.results), end="", flush=True)
     return 0

@@ -5,11 +5,14 @@ import tempfile
 from refgem.results import Results
 
 
-def results_dir(parent, tests, name="fixture"):
-    """A results dir under parent holding {test name: result or test dict}."""
+def results_dir(parent, tests, name="fixture", **meta):
+    """A results dir under parent holding {test name: result or test dict};
+    a run that reached its end unless meta (results.json's "refgem") says
+    otherwise."""
     root = tempfile.mkdtemp(dir=parent)
     os.rmdir(root)
     results = Results.create(root, name)
+    results.meta.update(complete=True, **meta)
     for test_name, spec in tests.items():
         spec = {"result": spec} if isinstance(spec, str) else dict(spec)
         results.set(test_name, spec.pop("result"), start=1.0, end=1.5, **spec)

@@ -81,11 +81,28 @@ class GateTest(unittest.TestCase):
         code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "notrun"})
         self.assertEqual(code, 1)
 
-    def test_flake_passes(self):
-        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "timeout"},
-                              flakes="refgem_basic@mm.*\n")
+    def test_flake_that_passed_after_attempts(self):
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": {
+            "result": "pass", "attempts": [{"result": "fail", "job": "1"},
+                                           {"result": "pass", "job": "2"}]}},
+            flakes="refgem_basic@mm.*\n")
         self.assertEqual(code, 0, out)
-        self.assertIn("flake: refgem_basic@mmap (Timeout)", out)
+        self.assertIn("flake: refgem_basic@mmap (Pass on attempt 2)", out)
+        self.assertIn("1 flaky", out)
+
+    def test_flake_that_never_passed_fails(self):
+        never = {"result": "timeout", "attempts": [
+            {"result": "timeout", "job": str(i)} for i in range(4)]}
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": never},
+                              flakes="refgem_basic@mm.*\n")
+        self.assertEqual(code, 1, out)
+        self.assertIn("unexpected timeout: refgem_basic@mmap (flaky: never "
+                      "passed in 4 attempts)", out)
+        # ... unless that is its expected result.
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": never},
+                              flakes="refgem_basic@mm.*\n",
+                              fails="refgem_basic@mmap,Timeout\n")
+        self.assertEqual(code, 0, out)
 
     def test_skip_listed_test_is_ignored(self):
         code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "fail"},

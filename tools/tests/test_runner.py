@@ -97,7 +97,7 @@ class FakeKernelLog:
     def __init__(self, kmsg, tainted):
         self.kmsg = kmsg
         self.tainted = tainted
-        self.pos = 0
+        self.pos = os.path.getsize(kmsg)     # from now on, like /dev/kmsg
 
     def drain(self):
         with open(self.kmsg) as f:
@@ -116,7 +116,9 @@ class FakeKernelLog:
             return int(f.read())
 
 
-class RunnerTest(unittest.TestCase):
+class RunnerBase(unittest.TestCase):
+    """A temporary directory, the fake kernel log, run_tests()."""
+
     def setUp(self):
         tmp = tempfile.TemporaryDirectory()
         self.addCleanup(tmp.cleanup)
@@ -126,11 +128,13 @@ class RunnerTest(unittest.TestCase):
         open(self.kmsg, "w").close()
         with open(self.tainted, "w") as f:
             f.write(str(0x3000))
-        env = {"FAKE_KMSG": self.kmsg, "FAKE_TAINT": self.tainted}
+        self.env(FAKE_KMSG=self.kmsg, FAKE_TAINT=self.tainted)
+        self.results = os.path.join(self.tmp, "results")
+
+    def env(self, **env):
         for k, v in env.items():
             self.addCleanup(os.environ.pop, k, None)
             os.environ[k] = v
-        self.results = os.path.join(self.tmp, "results")
 
     def fake(self, name, text):
         path = os.path.join(self.tmp, name)
@@ -139,15 +143,19 @@ class RunnerTest(unittest.TestCase):
         os.chmod(path, 0o755)
         return path
 
-    def run_tests(self, *args):
+    def run_tests(self, *args, klog=None, results=None):
         out = io.StringIO()
+        results = results or self.results
         with contextlib.redirect_stdout(out):
-            code = runner.main(["--results", self.results, "--name", "t",
-                                *args],
-                               klog=FakeKernelLog(self.kmsg, self.tainted))
-        with open(os.path.join(self.results, "results.json")) as f:
+            code = runner.main(["--results", results, "--name", "t", *args],
+                               klog=klog or FakeKernelLog(self.kmsg,
+                                                          self.tainted))
+        with open(os.path.join(results, "results.json")) as f:
             doc = json.load(f)
         return code, out.getvalue(), doc
+
+
+class RunnerTest(RunnerBase):
 
     def test_igt(self):
         code, out, doc = self.run_tests(
