@@ -4,6 +4,7 @@
  * mmap-offset ioctls, mapped write-combined like vgem's.
  */
 #include <linux/dma-buf.h>
+#include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
 
@@ -13,6 +14,7 @@
 #include <drm/drm_prime.h>
 #include <kunit/visibility.h>
 
+#include "refgem_compat.h"
 #include "refgem_drv.h"
 #include <drm/refgem_drm.h>
 
@@ -34,6 +36,48 @@ static void refgem_gem_free(struct drm_gem_object *obj)
 	refgem_count(rdev, REFGEM_C_BOS_ALIVE, -1);
 }
 
+/*
+ * The shmem helper's fault handler (6.1 to at least 6.12) indexes pages from
+ * the VMA's start, which is wrong for a mapping whose head was unmapped and
+ * for a dma-buf mapped at an offset: both then show the object's first
+ * pages. Index from the object's fake offset instead.
+ */
+static vm_fault_t refgem_gem_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct drm_gem_object *obj = vma->vm_private_data;
+	struct drm_gem_shmem_object *shmem = to_drm_gem_shmem_obj(obj);
+	pgoff_t page = vmf->pgoff - drm_vma_node_start(&obj->vma_node);
+	vm_fault_t ret;
+
+	refgem_shmem_lock(shmem);
+	if (page >= obj->size >> PAGE_SHIFT || !shmem->pages ||
+	    shmem->madv < 0)
+		ret = VM_FAULT_SIGBUS;
+	else
+		ret = vmf_insert_pfn(vma, vmf->address,
+				     page_to_pfn(shmem->pages[page]));
+	refgem_shmem_unlock(shmem);
+	return ret;
+}
+
+/* The helper's open/close take and drop the pages the mapping uses. */
+static void refgem_gem_vm_open(struct vm_area_struct *vma)
+{
+	drm_gem_shmem_vm_ops.open(vma);
+}
+
+static void refgem_gem_vm_close(struct vm_area_struct *vma)
+{
+	drm_gem_shmem_vm_ops.close(vma);
+}
+
+static const struct vm_operations_struct refgem_gem_vm_ops = {
+	.fault = refgem_gem_fault,
+	.open = refgem_gem_vm_open,
+	.close = refgem_gem_vm_close,
+};
+
 static const struct drm_gem_object_funcs refgem_gem_funcs = {
 	.free = refgem_gem_free,
 	.print_info = drm_gem_shmem_object_print_info,
@@ -43,7 +87,7 @@ static const struct drm_gem_object_funcs refgem_gem_funcs = {
 	.vmap = drm_gem_shmem_object_vmap,
 	.vunmap = drm_gem_shmem_object_vunmap,
 	.mmap = drm_gem_shmem_object_mmap,
-	.vm_ops = &drm_gem_shmem_vm_ops,
+	.vm_ops = &refgem_gem_vm_ops,
 };
 
 /*
