@@ -390,6 +390,18 @@ void igt_set_timeout(unsigned int seconds, const char *op);
 void igt_reset_timeout(void);
 uint64_t igt_nsec_elapsed(struct timespec *start);
 
+/*
+ * igt_core.h and igt_aux.h of 1.27.1: an inline over igt_nsec_elapsed()
+ * (which starts the clock when *start is zero) and the loop built on it.
+ */
+static inline uint32_t igt_seconds_elapsed(struct timespec *start)
+{
+	return igt_nsec_elapsed(start) >> 30;
+}
+
+#define igt_until_timeout(timeout) \
+	for (struct timespec t__ = {}; igt_seconds_elapsed(&t__) < (timeout); )
+
 /* Write to /dev/kmsg, e.g. igt_kmsg(KMSG_INFO "text\n"). */
 __attribute__((format(printf, 1, 2)))
 void igt_kmsg(const char *format, ...);

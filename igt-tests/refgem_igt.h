@@ -17,8 +17,10 @@
 #include "igt_decls.h"
 #endif
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "refgem.h"
@@ -40,14 +42,19 @@
  */
 static inline int refgem_igt_open_driver(enum refgem_node node)
 {
+	const char *forced = getenv("IGT_FORCE_DRIVER");
 	char name[64] = "";
 	int fd;
 
 	igt_require_f(refgem_count_devices(REFGEM_DRIVER_NAME) > 0,
 		      "no DRM device is bound to the %s driver\n",
 		      REFGEM_DRIVER_NAME);
+	/* Without this, a failed search modprobes every driver IGT knows. */
+	igt_require_f(!forced || !strcmp(forced, REFGEM_DRIVER_NAME),
+		      "IGT_FORCE_DRIVER=%s: not a %s device\n", forced,
+		      REFGEM_DRIVER_NAME);
 
-	if (!getenv("IGT_FORCE_DRIVER") && !igt_device_filter_count())
+	if (!forced && !igt_device_filter_count())
 		__set_forced_driver(REFGEM_DRIVER_NAME);
 
 	if (node == REFGEM_NODE_RENDER)
@@ -63,6 +70,129 @@ static inline int refgem_igt_open_driver(enum refgem_node node)
 		      name, REFGEM_DRIVER_NAME);
 
 	return fd;
+}
+
+/*
+ * refgem_igt_open_other - open a node of another refgem device than @fd's
+ *
+ * For tests between the two devices (PRIME, wrong-device mappings); skips
+ * when there is only one.
+ */
+static inline int refgem_igt_open_other(int fd, enum refgem_node node)
+{
+	char bdf[32], other[32];
+	int i, n, fd2;
+
+	igt_assert_eq(refgem_fd_bdf(fd, bdf, sizeof(bdf)), 0);
+	n = refgem_count_devices(REFGEM_DRIVER_NAME);
+	for (i = 0; i < n; i++) {
+		fd2 = refgem_open_driver(REFGEM_DRIVER_NAME, node, i);
+		if (fd2 < 0)
+			continue;
+		if (!refgem_fd_bdf(fd2, other, sizeof(other)) &&
+		    strcmp(bdf, other))
+			return fd2;
+		close(fd2);
+	}
+	igt_skip("needs a second %s device besides %s\n",
+		 REFGEM_DRIVER_NAME, bdf);
+}
+
+/*
+ * What a refgem subtest must leave as it found it, from the module-wide
+ * counters: live objects, live DMA mappings and pinned pages. late_unmaps
+ * must never move (a mapping unmapped after its device went away).
+ */
+struct refgem_igt_counters {
+	long bos_alive;
+	long maps_live;
+	long pages_pinned;
+	long late_unmaps;
+};
+
+static inline long refgem_igt_counter(const char *name)
+{
+	long val = 0;
+	int ret = refgem_counter(name, &val);
+
+	igt_assert_f(ret == 0, "cannot read refgem counter %s: %s\n",
+		     name, strerror(-ret));
+	return val;
+}
+
+/* For a fixture: skip, saying why, when the counters cannot be read. */
+static inline void refgem_igt_require_counters(void)
+{
+	long val;
+
+	igt_require_f(refgem_counter("bos_alive", &val) == 0,
+		      "%s is not readable (is debugfs mounted?)\n",
+		      REFGEM_COUNTERS_PATH);
+}
+
+static inline void refgem_igt_counters_get(struct refgem_igt_counters *c)
+{
+	c->bos_alive = refgem_igt_counter("bos_alive");
+	c->maps_live = refgem_igt_counter("maps_live");
+	c->pages_pinned = refgem_igt_counter("pages_pinned");
+	c->late_unmaps = refgem_igt_counter("late_unmaps");
+}
+
+/* Assert that the counters are back where @before saw them. */
+static inline void
+refgem_igt_counters_settled(const struct refgem_igt_counters *before)
+{
+	struct refgem_igt_counters now;
+
+	refgem_igt_counters_get(&now);
+	igt_assert_f(now.bos_alive == before->bos_alive,
+		     "bos_alive %ld, was %ld: objects leaked or lost\n",
+		     now.bos_alive, before->bos_alive);
+	igt_assert_f(now.maps_live == before->maps_live,
+		     "maps_live %ld, was %ld: DMA mappings leaked\n",
+		     now.maps_live, before->maps_live);
+	igt_assert_f(now.pages_pinned == before->pages_pinned,
+		     "pages_pinned %ld, was %ld\n",
+		     now.pages_pinned, before->pages_pinned);
+	igt_assert_f(now.late_unmaps == before->late_unmaps,
+		     "late_unmaps %ld, was %ld\n",
+		     now.late_unmaps, before->late_unmaps);
+}
+
+/* A refgem object of @size bytes from GEM_CREATE; returns the handle. */
+static inline uint32_t refgem_igt_create(int fd, uint64_t size)
+{
+	uint32_t handle = 0;
+
+	igt_assert_eq(refgem_bo_create(fd, size, 0, &handle), 0);
+	igt_assert(handle);
+	return handle;
+}
+
+/* mmap(MAP_SHARED) @size bytes of a refgem object, read-write. */
+static inline void *refgem_igt_map(int fd, uint32_t handle, uint64_t size)
+{
+	uint64_t offset;
+	void *ptr;
+
+	igt_assert_eq(refgem_bo_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(refgem_mmap(fd, offset, size, PROT_READ | PROT_WRITE,
+				  &ptr), 0);
+	return ptr;
+}
+
+/* Device DMA that must succeed (see refgem_dma()). */
+static inline void refgem_igt_dma(int fd, uint32_t handle, uint32_t op,
+				  uint32_t engine, uint64_t offset,
+				  uint64_t len, void *buf)
+{
+	int ret = refgem_dma(fd, handle, op, engine, offset, len, buf);
+
+	igt_assert_f(ret == 0, "%s engine %s [%#llx, +%#llx) failed: %s\n",
+		     engine == REFGEM_ENGINE_EDU ? "edu" : "sw",
+		     op == REFGEM_DMA_TO_USER ? "read of" : "write to",
+		     (unsigned long long)offset, (unsigned long long)len,
+		     strerror(-ret));
 }
 
 #endif /* REFGEM_IGT_H */

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the GEM tests: opening the device under test of the
+ * driver-agnostic gem_dumb_* tests, other files and nodes of one device,
+ * dumb buffers, and per-page data patterns.
+ */
+#ifndef GEM_IGT_H
+#define GEM_IGT_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/dma-buf.h>
+#include <xf86drm.h>
+
+#include "refgem_igt.h"
+
+/*
+ * gem_igt_open - open the primary node of the device under test
+ *
+ * The driver-agnostic tests run on any GEM driver with dumb buffers. The
+ * device is chosen as for any IGT test, with IGT_FORCE_DRIVER or
+ * --device / IGT_DEVICE. IGT 1.27.1's DRIVER_ANY never matches vgem, even
+ * when forced, so IGT_FORCE_DRIVER=vgem opens it as DRIVER_VGEM. With
+ * nothing chosen they run on refgem when it is bound (this project's gate),
+ * else on the first DRM device.
+ *
+ * Dumb buffers and flink need the primary node: their ioctls are not
+ * allowed on render nodes.
+ */
+static inline int gem_igt_open(void)
+{
+	const char *forced = getenv("IGT_FORCE_DRIVER");
+
+	if (forced && !strcmp(forced, "vgem"))
+		return drm_open_driver(DRIVER_VGEM);
+	if (!forced && !igt_device_filter_count() &&
+	    refgem_count_devices(REFGEM_DRIVER_NAME) > 0)
+		__set_forced_driver(REFGEM_DRIVER_NAME);
+	return drm_open_driver(DRIVER_ANY);
+}
+
+/* Another open file (another client) of @fd's node. */
+static inline int gem_igt_reopen(int fd)
+{
+	char *name = drmGetDeviceNameFromFd2(fd);
+	int fd2;
+
+	igt_assert_f(name, "no device node behind fd %d\n", fd);
+	fd2 = open(name, O_RDWR | O_CLOEXEC);
+	igt_assert_f(fd2 >= 0, "cannot open %s: %s\n", name, strerror(errno));
+	free(name);
+	return fd2;
+}
+
+/* A render node of @fd's device; skips when the device has none. */
+static inline int gem_igt_open_render(int fd)
+{
+	char *name = drmGetRenderDeviceNameFromFd(fd);
+	int fd2;
+
+	igt_require_f(name, "the device has no render node\n");
+	fd2 = open(name, O_RDWR | O_CLOEXEC);
+	igt_assert_f(fd2 >= 0, "cannot open %s: %s\n", name, strerror(errno));
+	free(name);
+	return fd2;
+}
+
+/* Skip unless the driver can create dumb buffers on @fd. */
+static inline void gem_igt_require_dumb(int fd)
+{
+	uint32_t handle;
+	int ret = refgem_dumb_create(fd, 4096, &handle, NULL);
+
+	igt_require_f(ret != -ENOSYS && ret != -EOPNOTSUPP,
+		      "the driver has no dumb buffers\n");
+	igt_assert_eq(ret, 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+}
+
+/* Skip unless the driver can PRIME-export and -import (DRM_CAP_PRIME). */
+static inline void gem_igt_require_prime(int fd)
+{
+	uint64_t cap = 0;
+
+	igt_require_f(!drmGetCap(fd, DRM_CAP_PRIME, &cap) &&
+		      (cap & DRM_PRIME_CAP_EXPORT) &&
+		      (cap & DRM_PRIME_CAP_IMPORT),
+		      "the driver cannot both export and import dma-bufs\n");
+}
+
+/* A dumb buffer of @size bytes; returns the handle. */
+static inline uint32_t gem_igt_dumb(int fd, uint64_t size)
+{
+	uint64_t real = 0;
+	uint32_t handle;
+
+	igt_assert_eq(refgem_dumb_create(fd, size, &handle, &real), 0);
+	igt_assert_lte_u64(size, real);
+	return handle;
+}
+
+/* mmap(MAP_SHARED) @size bytes of a dumb buffer, read-write. */
+static inline void *gem_igt_dumb_map(int fd, uint32_t handle, uint64_t size)
+{
+	uint64_t offset;
+	void *ptr;
+
+	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(refgem_mmap(fd, offset, size, PROT_READ | PROT_WRITE,
+				  &ptr), 0);
+	return ptr;
+}
+
+/* GEM_FLINK and GEM_OPEN: 0 or the exact negative errno. */
+static inline int gem_igt_flink(int fd, uint32_t handle, uint32_t *name)
+{
+	struct drm_gem_flink arg = { .handle = handle };
+
+	if (drmIoctl(fd, DRM_IOCTL_GEM_FLINK, &arg))
+		return -errno;
+	*name = arg.name;
+	return 0;
+}
+
+static inline int gem_igt_open_name(int fd, uint32_t name, uint32_t *handle,
+				    uint64_t *size)
+{
+	struct drm_gem_open arg = { .name = name };
+
+	if (drmIoctl(fd, DRM_IOCTL_GEM_OPEN, &arg))
+		return -errno;
+	*handle = arg.handle;
+	if (size)
+		*size = arg.size;
+	return 0;
+}
+
+/* DMA_BUF_IOCTL_SYNC: 0 or the exact negative errno. */
+static inline int gem_igt_dmabuf_sync(int dmabuf, uint64_t flags)
+{
+	struct dma_buf_sync arg = { .flags = flags };
+
+	return drmIoctl(dmabuf, DMA_BUF_IOCTL_SYNC, &arg) ? -errno : 0;
+}
+
+static inline size_t gem_igt_page(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * Fill every page of [ptr, ptr + len) with its own pattern (@seed plus the
+ * page index), so pages that moved, aliased or went stale do not check out.
+ * @first is the page index of @ptr within the object.
+ */
+static inline void gem_igt_fill(void *ptr, size_t len, size_t first,
+				uint32_t seed)
+{
+	const size_t page = gem_igt_page();
+	size_t off;
+
+	for (off = 0; off < len; off += page)
+		refgem_pattern_fill((char *)ptr + off,
+				    len - off < page ? len - off : page,
+				    seed + first + off / page);
+}
+
+/* Assert what gem_igt_fill() wrote; @what names the view being checked. */
+static inline void gem_igt_check(const void *ptr, size_t len, size_t first,
+				 uint32_t seed, const char *what)
+{
+	const size_t page = gem_igt_page();
+	size_t off, bad;
+
+	for (off = 0; off < len; off += page) {
+		bad = refgem_pattern_check((const char *)ptr + off,
+					   len - off < page ? len - off : page,
+					   seed + first + off / page);
+		igt_assert_f(bad == (size_t)-1,
+			     "%s: page %zu differs at byte %zu\n",
+			     what, first + off / page, bad);
+	}
+}
+
+/* Assert that [ptr, ptr + len) reads as zeroes. */
+static inline void gem_igt_check_zero(const void *ptr, size_t len,
+				      const char *what)
+{
+	const uint8_t *p = ptr;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		igt_assert_f(!p[i], "%s: byte %zu is %#x, not 0\n",
+			     what, i, p[i]);
+}
+
+#endif /* GEM_IGT_H */

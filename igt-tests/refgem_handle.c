@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+/*
+ * refgem's own object ioctls: GEM_CREATE and GEM_MMAP_OFFSET argument
+ * checks as refgem_drm.h documents them, and object lifetimes as refgem's
+ * debugfs counters see them.
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "gem_igt.h"
+
+IGT_TEST_DESCRIPTION("refgem's create and mmap-offset ioctls: errnos and object lifetimes.");
+
+#define MANY_BOS 4096
+
+/* The size refgem gave the object, as its dma-buf reports it. */
+static uint64_t bo_size(int fd, uint32_t handle)
+{
+	int dmabuf = -1;
+	off_t size;
+
+	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+		      0);
+	size = lseek(dmabuf, 0, SEEK_END);
+	close(dmabuf);
+	igt_assert_lt_s64(0, size);
+	return size;
+}
+
+static void test_size_rounding(int fd)
+{
+	const uint64_t page = gem_igt_page();
+	const uint64_t sizes[] = { 1, page - 1, page, page + 1, 16 * page + 1 };
+	struct refgem_igt_counters before;
+	unsigned int i;
+
+	refgem_igt_counters_get(&before);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		uint32_t handle = refgem_igt_create(fd, sizes[i]);
+
+		igt_assert_eq_u64(bo_size(fd, handle), ALIGN(sizes[i], page));
+		igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	}
+	refgem_igt_counters_settled(&before);
+}
+
+/* A create that must fail with @err and create nothing. */
+static void expect_create_error(int fd, uint64_t size, uint32_t flags,
+				int err)
+{
+	long created = refgem_igt_counter("bos_created");
+	uint32_t handle = 0;
+	int ret;
+
+	ret = refgem_bo_create(fd, size, flags, &handle);
+	if (!ret)
+		refgem_bo_close(fd, handle);
+	igt_assert_f(ret == err,
+		     "create(size %#llx, flags %#x) gave %d, expected %d\n",
+		     (unsigned long long)size, flags, ret, err);
+	igt_assert_eq(refgem_igt_counter("bos_created"), created);
+}
+
+static void test_zero_size(int fd)
+{
+	expect_create_error(fd, 0, 0, -EINVAL);
+}
+
+static void test_huge_size(int fd)
+{
+	const uint64_t page = gem_igt_page();
+
+	/* Overflows when rounded up to a page. */
+	expect_create_error(fd, UINT64_MAX, 0, -E2BIG);
+	expect_create_error(fd, UINT64_MAX - page + 2, 0, -E2BIG);
+	/* Far beyond what shmem can back. */
+	expect_create_error(fd, 1ull << 63, 0, -E2BIG);
+	expect_create_error(fd, 1ull << 62, 0, -E2BIG);
+}
+
+static void test_bad_flags(int fd)
+{
+	int bit;
+
+	/* REFGEM_BO_FLAGS_MASK is empty: every bit is unknown. */
+	for (bit = 0; bit < 32; bit++)
+		expect_create_error(fd, 4096, 1u << bit, -EINVAL);
+	expect_create_error(fd, 4096, ~0u, -EINVAL);
+}
+
+static int mmap_offset_raw(int fd, uint32_t handle, uint32_t pad)
+{
+	struct drm_refgem_gem_mmap_offset arg = {
+		.handle = handle,
+		.pad = pad,
+	};
+
+	return drmIoctl(fd, DRM_IOCTL_REFGEM_GEM_MMAP_OFFSET, &arg) ?
+		-errno : 0;
+}
+
+static void test_offset_bad_pad(int fd)
+{
+	uint32_t handle = refgem_igt_create(fd, 4096);
+
+	igt_assert_eq(mmap_offset_raw(fd, handle, 1), -EINVAL);
+	igt_assert_eq(mmap_offset_raw(fd, handle, 0x80000000u), -EINVAL);
+	igt_assert_eq(mmap_offset_raw(fd, handle, 0), 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+}
+
+static void test_offset_bad_handle(int fd)
+{
+	uint32_t handle = refgem_igt_create(fd, 4096);
+	uint64_t offset;
+
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(refgem_bo_mmap_offset(fd, handle, &offset), -ENOENT);
+	igt_assert_eq(refgem_bo_mmap_offset(fd, 0x7ffffff0u, &offset),
+		      -ENOENT);
+	igt_assert_eq(refgem_bo_mmap_offset(fd, 0, &offset), -ENOENT);
+}
+
+static void test_many_bos(int fd)
+{
+	uint32_t *handles = calloc(MANY_BOS, sizeof(*handles));
+	struct refgem_igt_counters before;
+	long created;
+	int i;
+
+	igt_assert(handles);
+	refgem_igt_counters_get(&before);
+	created = refgem_igt_counter("bos_created");
+
+	for (i = 0; i < MANY_BOS; i++)
+		handles[i] = refgem_igt_create(fd, 4096);
+	igt_assert_eq(refgem_igt_counter("bos_alive") - before.bos_alive,
+		      MANY_BOS);
+	igt_assert_eq(refgem_igt_counter("bos_created") - created, MANY_BOS);
+
+	for (i = 0; i < MANY_BOS; i++)
+		igt_assert_eq(refgem_bo_close(fd, handles[i]), 0);
+	free(handles);
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_fd_close_frees(int fd)
+{
+	struct refgem_igt_counters before;
+	int fd2 = gem_igt_reopen(fd);
+	int i;
+
+	refgem_igt_counters_get(&before);
+	for (i = 0; i < 64; i++)
+		refgem_igt_create(fd2, 4096);
+	igt_assert_eq(refgem_igt_counter("bos_alive") - before.bos_alive, 64);
+
+	/* Closing the file drops every handle it still holds. */
+	close(fd2);
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_render_create(int fd)
+{
+	struct refgem_igt_counters before;
+	int render = gem_igt_open_render(fd);
+	uint32_t handle;
+	uint64_t offset;
+	void *ptr;
+
+	/* refgem's own ioctls are allowed on render nodes. */
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(render, 4096);
+	igt_assert_eq(refgem_bo_mmap_offset(render, handle, &offset), 0);
+	igt_assert_eq(refgem_mmap(render, offset, 4096,
+				  PROT_READ | PROT_WRITE, &ptr), 0);
+	gem_igt_fill(ptr, 4096, 0, 300);
+	gem_igt_check(ptr, 4096, 0, 300, "render node's mapping");
+	igt_assert_eq(munmap(ptr, 4096), 0);
+	igt_assert_eq(refgem_bo_close(render, handle), 0);
+	close(render);
+	refgem_igt_counters_settled(&before);
+}
+
+igt_main
+{
+	int fd = -1;
+
+	igt_fixture {
+		fd = refgem_igt_open_driver(REFGEM_NODE_PRIMARY);
+		refgem_igt_require_counters();
+	}
+
+	igt_describe("Check that object sizes are rounded up to whole pages.");
+	igt_subtest("size-rounding")
+		test_size_rounding(fd);
+
+	igt_describe("Check that a zero-sized create fails with EINVAL and creates nothing.");
+	igt_subtest("zero-size")
+		test_zero_size(fd);
+
+	igt_describe("Check that overflowing and huge sizes fail with E2BIG and create nothing.");
+	igt_subtest("huge-size")
+		test_huge_size(fd);
+
+	igt_describe("Check that every unknown create flag fails with EINVAL.");
+	igt_subtest("bad-flags")
+		test_bad_flags(fd);
+
+	igt_describe("Check that GEM_MMAP_OFFSET with a non-zero pad fails with EINVAL.");
+	igt_subtest("mmap-offset-bad-pad")
+		test_offset_bad_pad(fd);
+
+	igt_describe("Check that GEM_MMAP_OFFSET of a closed or unknown handle fails with ENOENT.");
+	igt_subtest("mmap-offset-bad-handle")
+		test_offset_bad_handle(fd);
+
+	igt_describe("Create thousands of objects, close them all, and check that none leaked.");
+	igt_subtest("many-bos")
+		test_many_bos(fd);
+
+	igt_describe("Check that closing a DRM file frees the objects it still holds.");
+	igt_subtest("fd-close-frees")
+		test_fd_close_frees(fd);
+
+	igt_describe("Create and map an object through a render node.");
+	igt_subtest("render-create")
+		test_render_create(fd);
+
+	igt_fixture {
+		close(fd);
+	}
+}

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: MIT
+/*
+ * refgem's DMA-mapped sg_tables: made once per object for its own device
+ * only, shaped by the device's segment limit, and showing the device the
+ * same bytes the CPU sees through mmap (bounce buffers and IOVAs included).
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "gem_igt.h"
+
+IGT_TEST_DESCRIPTION("refgem's sg_table mappings: creation, device checks, shape and device DMA.");
+
+/* More than one 256 KiB swiotlb segment, and not a whole number of them. */
+#define BULK_SIZE ((1 << 20) + (8 << 10))
+#define SWIOTLB_USED "/sys/kernel/debug/swiotlb/io_tlb_used"
+/* swiotlb slots are 2 KiB (IO_TLB_SHIFT). */
+#define SWIOTLB_SLOT 2048
+
+/* Spots for the edu engine: each inside one page, so inside one segment. */
+static const struct spot {
+	uint64_t page, offset, len;
+} spots[] = {
+	{ 0, 0, REFGEM_EDU_MAX_LEN },
+	{ 100, 17, 1000 },
+	{ BULK_SIZE / 4096 - 1, 4096 - 512, 512 },
+};
+
+static void sgt_map(int fd, uint32_t handle, struct drm_refgem_sgt_map *out)
+{
+	int ret = refgem_sgt_map(fd, handle, -1, out);
+
+	igt_assert_f(ret == 0, "SGT_MAP of handle %u: %s\n", handle,
+		     strerror(-ret));
+}
+
+static void test_map_once(int fd)
+{
+	const uint64_t size = 64 << 10;
+	struct drm_refgem_sgt_map first, again;
+	struct refgem_igt_counters before;
+	long created, released;
+	uint32_t handle;
+	int i;
+
+	refgem_igt_counters_get(&before);
+	created = refgem_igt_counter("maps_created");
+	released = refgem_igt_counter("maps_released");
+	handle = refgem_igt_create(fd, size);
+
+	sgt_map(fd, handle, &first);
+	igt_assert_eq_u32(first.status, REFGEM_SGT_CREATED);
+	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
+	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+	igt_assert_eq(refgem_igt_counter("pages_pinned"),
+		      before.pages_pinned + size / gem_igt_page());
+
+	/* Later calls return the same mapping and change nothing. */
+	for (i = 0; i < 3; i++) {
+		sgt_map(fd, handle, &again);
+		igt_assert_eq_u32(again.status, 0);
+		igt_assert_eq_u32(again.nents, first.nents);
+		igt_assert_eq_u32(again.bounced, first.bounced);
+		igt_assert_eq_u64(again.dma_len, first.dma_len);
+		igt_assert_eq_u64(again.max_segment, first.max_segment);
+	}
+	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
+	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+
+	/* Freeing the object releases its mapping. */
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(refgem_igt_counter("maps_released"), released + 1);
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_shared_across_files(int fd)
+{
+	struct drm_refgem_sgt_map first, other;
+	struct refgem_igt_counters before;
+	int fd2 = gem_igt_reopen(fd), dmabuf;
+	uint32_t handle, imported;
+	long created;
+
+	refgem_igt_counters_get(&before);
+	created = refgem_igt_counter("maps_created");
+	handle = refgem_igt_create(fd, 64 << 10);
+	sgt_map(fd, handle, &first);
+	igt_assert_eq_u32(first.status, REFGEM_SGT_CREATED);
+
+	/* The mapping belongs to the object, whichever file asks. */
+	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+		      0);
+	igt_assert_eq(refgem_prime_import(fd2, dmabuf, &imported), 0);
+	close(dmabuf);
+	sgt_map(fd2, imported, &other);
+	igt_assert_eq_u32(other.status, 0);
+	igt_assert_eq_u32(other.nents, first.nents);
+	igt_assert_eq_u64(other.dma_len, first.dma_len);
+	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+
+	igt_assert_eq(refgem_bo_close(fd2, imported), 0);
+	close(fd2);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_wrong_device(int fd)
+{
+	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
+	struct refgem_igt_counters before;
+	struct drm_refgem_sgt_map out;
+	long created, wrong;
+	uint32_t handle;
+	int i, render;
+
+	handle = refgem_igt_create(fd, 64 << 10);
+	refgem_igt_counters_get(&before);
+	created = refgem_igt_counter("maps_created");
+	wrong = refgem_igt_counter("wrong_device");
+
+	/* Another device: refused, counted, and nothing is created. */
+	for (i = 0; i < 2; i++) {
+		memset(&out, 0, sizeof(out));
+		igt_assert_eq(refgem_sgt_map(fd, handle, other, &out),
+			      -EINVAL);
+		igt_assert_eq(refgem_igt_counter("wrong_device"),
+			      wrong + i + 1);
+		igt_assert_eq(refgem_igt_counter("maps_live"),
+			      before.maps_live);
+		igt_assert_eq(refgem_igt_counter("maps_created"), created);
+		igt_assert_eq(refgem_igt_counter("pages_pinned"),
+			      before.pages_pinned);
+	}
+
+	/* The object's own device still maps it, for the first time. */
+	sgt_map(fd, handle, &out);
+	igt_assert_eq_u32(out.status, REFGEM_SGT_CREATED);
+	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+
+	/* Its own device named through another of its nodes is fine. */
+	render = gem_igt_open_render(fd);
+	memset(&out, 0, sizeof(out));
+	igt_assert_eq(refgem_sgt_map(fd, handle, render, &out), 0);
+	igt_assert_eq_u32(out.status, 0);
+	close(render);
+
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	close(other);
+}
+
+static void test_bad_device_fd(int fd)
+{
+	struct refgem_igt_counters before;
+	int pipefd[2], vgem, closed;
+	long created;
+	uint32_t handle;
+
+	handle = refgem_igt_create(fd, 4096);
+	refgem_igt_counters_get(&before);
+	created = refgem_igt_counter("maps_created");
+
+	/* Files that are no refgem node. */
+	igt_assert_eq(pipe(pipefd), 0);
+	igt_assert_eq(refgem_sgt_map(fd, handle, pipefd[0], NULL), -EINVAL);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	vgem = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
+	if (vgem >= 0) {
+		igt_assert_eq(refgem_sgt_map(fd, handle, vgem, NULL), -EINVAL);
+		close(vgem);
+	} else {
+		igt_info("vgem is not loaded: no foreign DRM node tried\n");
+	}
+
+	/* No file at all. */
+	igt_assert_eq(refgem_sgt_map(fd, handle, -2, NULL), -EBADF);
+	closed = dup(fd);
+	igt_assert_lte(0, closed);
+	close(closed);
+	igt_assert_eq(refgem_sgt_map(fd, handle, closed, NULL), -EBADF);
+
+	igt_assert_eq(refgem_igt_counter("maps_created"), created);
+	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+}
+
+static void test_bad_args(int fd)
+{
+	struct drm_refgem_sgt_map arg = { .device_fd = -1 };
+	uint32_t handle = refgem_igt_create(fd, 4096);
+	long created = refgem_igt_counter("maps_created");
+
+	arg.handle = handle;
+	arg.flags = 1;
+	igt_assert_eq(drmIoctl(fd, DRM_IOCTL_REFGEM_SGT_MAP, &arg), -1);
+	igt_assert_eq(errno, EINVAL);
+	arg.flags = 0x80000000u;
+	igt_assert_eq(drmIoctl(fd, DRM_IOCTL_REFGEM_SGT_MAP, &arg), -1);
+	igt_assert_eq(errno, EINVAL);
+
+	igt_assert_eq(refgem_sgt_map(fd, 0x7ffffff0u, -1, NULL), -ENOENT);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(refgem_sgt_map(fd, handle, -1, NULL), -ENOENT);
+	igt_assert_eq(refgem_igt_counter("maps_created"), created);
+}
+
+static void test_segments(int fd)
+{
+	const uint64_t page = gem_igt_page();
+	const uint64_t sizes[] = {
+		page, (64 << 10) + page, BULK_SIZE, 4 << 20,
+	};
+	struct refgem_igt_counters before;
+	unsigned int i;
+
+	refgem_igt_counters_get(&before);
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		uint32_t handle = refgem_igt_create(fd, sizes[i]);
+		struct drm_refgem_sgt_map m;
+
+		sgt_map(fd, handle, &m);
+		igt_info("size %#llx: %u segments, %u bounced, max segment %#llx\n",
+			 (unsigned long long)sizes[i], m.nents, m.bounced,
+			 (unsigned long long)m.max_segment);
+
+		/* Every byte mapped, in whole pages, split at the limit. */
+		igt_assert_eq_u64(m.dma_len, sizes[i]);
+		igt_assert_lte_u64(page, m.max_segment);
+		igt_assert_lte(1, m.nents);
+		igt_assert_lte_u64(m.nents, sizes[i] / page);
+		igt_assert_lte_u64(sizes[i] / m.max_segment +
+				   !!(sizes[i] % m.max_segment), m.nents);
+		/* A device either bounces (swiotlb=force) or never does. */
+		igt_assert(m.bounced == 0 || m.bounced == m.nents);
+
+		igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	}
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_dma_creates_mapping(int fd)
+{
+	struct refgem_igt_counters before;
+	struct drm_refgem_sgt_map m;
+	uint32_t handle;
+	long created;
+	char buf[64];
+
+	refgem_igt_counters_get(&before);
+	created = refgem_igt_counter("maps_created");
+	handle = refgem_igt_create(fd, 64 << 10);
+
+	/* The first transfer maps the object, as SGT_MAP would. */
+	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
+		       sizeof(buf), buf);
+	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+	sgt_map(fd, handle, &m);
+	igt_assert_eq_u32(m.status, 0);
+	igt_assert_eq_u64(m.dma_len, 64 << 10);
+
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	refgem_igt_counters_settled(&before);
+}
+
+static int dma_raw(int fd, struct drm_refgem_dma arg)
+{
+	return drmIoctl(fd, DRM_IOCTL_REFGEM_DMA, &arg) ? -errno : 0;
+}
+
+static void test_dma_bad_args(int fd)
+{
+	const uint64_t size = 64 << 10;
+	uint32_t handle = refgem_igt_create(fd, size);
+	long transfers = refgem_igt_counter("dma_transfers");
+	char buf[4096];
+	struct drm_refgem_dma ok = {
+		.handle = handle,
+		.op = REFGEM_DMA_TO_USER,
+		.engine = REFGEM_ENGINE_SW,
+		.length = 64,
+		.user_ptr = (uintptr_t)buf,
+	}, arg;
+
+	igt_assert_eq(dma_raw(fd, ok), 0);
+
+	arg = ok;
+	arg.flags = 1;
+	igt_assert_eq(dma_raw(fd, arg), -EINVAL);
+	arg = ok;
+	arg.op = 2;
+	igt_assert_eq(dma_raw(fd, arg), -EINVAL);
+	arg = ok;
+	arg.engine = 2;
+	igt_assert_eq(dma_raw(fd, arg), -EINVAL);
+	arg = ok;
+	arg.length = 0;
+	igt_assert_eq(dma_raw(fd, arg), -EINVAL);
+	arg = ok;
+	arg.offset = size - 8;
+	igt_assert_eq(dma_raw(fd, arg), -EINVAL);
+	arg = ok;
+	arg.offset = size + 4096;
+	igt_assert_eq(dma_raw(fd, arg), -EINVAL);
+	arg = ok;
+	arg.offset = UINT64_MAX - 8;
+	igt_assert_eq(dma_raw(fd, arg), -EINVAL);
+	arg = ok;
+	arg.handle = 0x7ffffff0u;
+	igt_assert_eq(dma_raw(fd, arg), -ENOENT);
+	arg = ok;
+	arg.user_ptr = 0;
+	igt_assert_eq(dma_raw(fd, arg), -EFAULT);
+
+	/* The edu engine moves at most REFGEM_EDU_MAX_LEN at a time. */
+	arg = ok;
+	arg.engine = REFGEM_ENGINE_EDU;
+	arg.length = 4096;
+	igt_assert_eq(dma_raw(fd, arg), -E2BIG);
+	arg.op = REFGEM_DMA_FROM_USER;
+	igt_assert_eq(dma_raw(fd, arg), -E2BIG);
+	/* ...and copies from user memory before it starts. */
+	arg = ok;
+	arg.engine = REFGEM_ENGINE_EDU;
+	arg.op = REFGEM_DMA_FROM_USER;
+	arg.user_ptr = 0;
+	igt_assert_eq(dma_raw(fd, arg), -EFAULT);
+	igt_assert_eq(refgem_igt_counter("dma_transfers"), transfers);
+
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+}
+
+static void test_dma_read_sw(int fd)
+{
+	struct refgem_igt_counters before;
+	uint32_t handle;
+	void *ptr, *buf;
+
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, BULK_SIZE);
+	ptr = refgem_igt_map(fd, handle, BULK_SIZE);
+	buf = malloc(BULK_SIZE);
+	igt_assert(buf);
+
+	/* Twice: a second pass must not see the first pass's bytes. */
+	gem_igt_fill(ptr, BULK_SIZE, 0, 400);
+	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
+		       BULK_SIZE, buf);
+	gem_igt_check(buf, BULK_SIZE, 0, 400, "device read of CPU writes");
+	gem_igt_fill(ptr, BULK_SIZE, 0, 401);
+	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
+		       BULK_SIZE, buf);
+	gem_igt_check(buf, BULK_SIZE, 0, 401, "device read of new CPU writes");
+
+	free(buf);
+	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_dma_write_sw(int fd)
+{
+	struct refgem_igt_counters before;
+	uint32_t handle;
+	void *ptr, *buf;
+
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, BULK_SIZE);
+	ptr = refgem_igt_map(fd, handle, BULK_SIZE);
+	buf = malloc(BULK_SIZE);
+	igt_assert(buf);
+
+	gem_igt_fill(buf, BULK_SIZE, 0, 410);
+	refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER, REFGEM_ENGINE_SW, 0,
+		       BULK_SIZE, buf);
+	gem_igt_check(ptr, BULK_SIZE, 0, 410, "CPU read of device writes");
+	gem_igt_fill(buf, BULK_SIZE, 0, 411);
+	refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER, REFGEM_ENGINE_SW, 0,
+		       BULK_SIZE, buf);
+	gem_igt_check(ptr, BULK_SIZE, 0, 411, "CPU read of new device writes");
+
+	free(buf);
+	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_dma_read_edu(int fd)
+{
+	struct refgem_igt_counters before;
+	char buf[REFGEM_EDU_MAX_LEN];
+	uint32_t handle;
+	unsigned int i;
+	long transfers;
+	char *ptr;
+
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, BULK_SIZE);
+	ptr = refgem_igt_map(fd, handle, BULK_SIZE);
+	gem_igt_fill(ptr, BULK_SIZE, 0, 420);
+	transfers = refgem_igt_counter("dma_transfers");
+
+	for (i = 0; i < ARRAY_SIZE(spots); i++) {
+		uint64_t off = spots[i].page * 4096 + spots[i].offset;
+
+		memset(buf, 0, sizeof(buf));
+		refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER,
+			       REFGEM_ENGINE_EDU, off, spots[i].len, buf);
+		igt_assert_f(!memcmp(buf, ptr + off, spots[i].len),
+			     "edu read of [%#llx, +%#llx) differs from mmap\n",
+			     (unsigned long long)off,
+			     (unsigned long long)spots[i].len);
+	}
+	/* Two transfers of the edu engine per read: in and out of it. */
+	igt_assert_eq(refgem_igt_counter("dma_transfers"),
+		      transfers + 2 * ARRAY_SIZE(spots));
+
+	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_dma_write_edu(int fd)
+{
+	struct refgem_igt_counters before;
+	char buf[REFGEM_EDU_MAX_LEN], page[4096];
+	uint32_t handle;
+	unsigned int i;
+	long transfers;
+	char *ptr;
+
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, BULK_SIZE);
+	ptr = refgem_igt_map(fd, handle, BULK_SIZE);
+	gem_igt_fill(ptr, BULK_SIZE, 0, 430);
+	transfers = refgem_igt_counter("dma_transfers");
+
+	for (i = 0; i < ARRAY_SIZE(spots); i++) {
+		uint64_t off = spots[i].page * 4096 + spots[i].offset;
+
+		refgem_pattern_fill(buf, sizeof(buf), 431 + i);
+		refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER,
+			       REFGEM_ENGINE_EDU, off, spots[i].len, buf);
+		igt_assert_f(!memcmp(ptr + off, buf, spots[i].len),
+			     "mmap of [%#llx, +%#llx) misses the edu write\n",
+			     (unsigned long long)off,
+			     (unsigned long long)spots[i].len);
+		/* Exactly the range: the rest of the page is untouched. */
+		refgem_pattern_fill(page, sizeof(page), 430 + spots[i].page);
+		igt_assert(!memcmp(ptr + spots[i].page * 4096, page,
+				   spots[i].offset));
+		igt_assert(!memcmp(ptr + off + spots[i].len,
+				   page + spots[i].offset + spots[i].len,
+				   4096 - spots[i].offset - spots[i].len));
+	}
+	igt_assert_eq(refgem_igt_counter("dma_transfers"),
+		      transfers + 2 * ARRAY_SIZE(spots));
+
+	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	refgem_igt_counters_settled(&before);
+}
+
+static void test_import_mapping(int fd)
+{
+	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY), dmabuf;
+	const uint64_t size = 64 << 10;
+	struct refgem_igt_counters before;
+	struct drm_refgem_sgt_map m;
+	uint32_t handle, imported;
+	long created;
+
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, size);
+	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+		      0);
+	created = refgem_igt_counter("maps_created");
+
+	/* Import maps the attachment for the importing device, once. */
+	igt_assert_eq(refgem_prime_import(other, dmabuf, &imported), 0);
+	close(dmabuf);
+	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
+	sgt_map(other, imported, &m);
+	igt_assert_eq_u32(m.status, 0);
+	igt_assert_eq_u64(m.dma_len, size);
+
+	/* The import belongs to the importer: the exporter is another. */
+	igt_assert_eq(refgem_sgt_map(other, imported, fd, NULL), -EINVAL);
+	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+
+	igt_assert_eq(refgem_bo_close(other, imported), 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	close(other);
+	refgem_igt_counters_settled(&before);
+}
+
+static long swiotlb_used(void)
+{
+	char buf[32];
+
+	igt_assert_eq(refgem_sysfs_read(SWIOTLB_USED, buf, sizeof(buf)), 0);
+	return strtol(buf, NULL, 10);
+}
+
+static void test_swiotlb_slots(int fd)
+{
+	const uint64_t size = 1 << 20;
+	struct refgem_igt_counters before;
+	struct drm_refgem_sgt_map m;
+	long used, mapped;
+	uint32_t handle;
+
+	igt_require_f(access(SWIOTLB_USED, R_OK) == 0,
+		      "no %s: the kernel has no swiotlb pool (or debugfs is not mounted)\n",
+		      SWIOTLB_USED);
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, size);
+	used = swiotlb_used();
+	sgt_map(fd, handle, &m);
+	mapped = swiotlb_used();
+	if (!m.bounced)
+		refgem_bo_close(fd, handle);
+	igt_require_f(m.bounced,
+		      "the device's mappings do not bounce (boot with swiotlb=force)\n");
+
+	/* Every page of the object sits in a bounce slot while mapped... */
+	igt_info("io_tlb_used %ld -> %ld for a %llu KiB object\n", used,
+		 mapped, (unsigned long long)size >> 10);
+	igt_assert_lte_s64(used + size / SWIOTLB_SLOT, mapped);
+
+	/* ...and every slot comes back when the object is freed. */
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(swiotlb_used(), used);
+	refgem_igt_counters_settled(&before);
+}
+
+igt_main
+{
+	int fd = -1;
+
+	igt_fixture {
+		fd = refgem_igt_open_driver(REFGEM_NODE_PRIMARY);
+		refgem_igt_require_counters();
+	}
+
+	igt_describe("Check that the first SGT_MAP creates the mapping and later ones return it unchanged.");
+	igt_subtest("map-once")
+		test_map_once(fd);
+
+	igt_describe("Check that every file holding the object gets its one mapping.");
+	igt_subtest("map-shared-across-files")
+		test_shared_across_files(fd);
+
+	igt_describe("Check that mapping for another refgem device fails with EINVAL and changes nothing.");
+	igt_subtest("wrong-device")
+		test_wrong_device(fd);
+
+	igt_describe("Check that a device_fd naming no refgem device fails with EINVAL or EBADF.");
+	igt_subtest("bad-device-fd")
+		test_bad_device_fd(fd);
+
+	igt_describe("Check that SGT_MAP refuses unknown flags and handles.");
+	igt_subtest("bad-args")
+		test_bad_args(fd);
+
+	igt_describe("Check the mapping's segments against the object's size and the device's limit.");
+	igt_subtest("segments")
+		test_segments(fd);
+
+	igt_describe("Check that the first device transfer creates the mapping.");
+	igt_subtest("dma-creates-mapping")
+		test_dma_creates_mapping(fd);
+
+	igt_describe("Check that the DMA ioctl refuses bad arguments before moving data.");
+	igt_subtest("dma-bad-args")
+		test_dma_bad_args(fd);
+
+	igt_describe("Check that the device reads every page the CPU wrote through mmap (software engine).");
+	igt_subtest("dma-read-sw")
+		test_dma_read_sw(fd);
+
+	igt_describe("Check that mmap shows every page the device wrote (software engine).");
+	igt_subtest("dma-write-sw")
+		test_dma_write_sw(fd);
+
+	igt_describe("Spot-check that the edu DMA engine reads what the CPU wrote.");
+	igt_subtest("dma-read-edu")
+		test_dma_read_edu(fd);
+
+	igt_describe("Spot-check that mmap shows exactly what the edu DMA engine wrote.");
+	igt_subtest("dma-write-edu")
+		test_dma_write_edu(fd);
+
+	igt_describe("Check an imported object's mapping: made at import, for the importer only.");
+	igt_subtest("import-mapping")
+		test_import_mapping(fd);
+
+	igt_describe("Check that a mapping holds swiotlb bounce slots and gives them all back.");
+	igt_subtest("swiotlb-slots")
+		test_swiotlb_slots(fd);
+
+	igt_fixture {
+		close(fd);
+	}
+}
