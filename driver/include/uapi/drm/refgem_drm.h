@@ -38,7 +38,8 @@ struct drm_refgem_gem_create {
 
 /*
  * struct drm_refgem_gem_mmap_offset - fake offset to mmap() a BO on the DRM fd
- * @handle: in; ENOENT if it names no BO of this file.
+ * @handle: in; ENOENT if it names no BO of this file, EINVAL if it names
+ *	a BO imported through PRIME (mmap the dma-buf instead).
  * @pad: in, must be 0, else EINVAL.
  * @offset: out.
  */
