@@ -129,4 +129,44 @@ int refgem_counter(const char *name, long *val);
 /* kmsg (lib/kmsg.c): write a marker line to /dev/kmsg for per-test dmesg splits. */
 int refgem_kmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Kernel state for oracles (lib/kernel.c): raw readers, no judgement. */
+
+struct refgem_kmsg_record {
+	int level;		/* 0 (emerg) .. 7 (debug) */
+	int facility;		/* 0: the kernel; else written from userspace */
+	unsigned long long seq;
+	char text[1024];	/* the first line of the message */
+};
+
+/* Open /dev/kmsg (non-blocking) for the records logged from now on. */
+int refgem_kmsg_open(void);
+
+/*
+ * Read the next record from @fd into @rec: 1 when one was read, 0 when none
+ * is left, -EPIPE when unread records were overwritten (the next call goes
+ * on with the oldest left), another negative errno on error.
+ */
+int refgem_kmsg_next(int fd, struct refgem_kmsg_record *rec);
+
+/* /proc/sys/kernel/tainted. */
+int refgem_taint(unsigned long *taint);
+
+/* swiotlb's used 2 KiB slots; -ENOENT when there is no swiotlb pool. */
+int refgem_swiotlb_used(long *slots);
+
+/*
+ * Counter @name of the one device behind DRM fd @fd (debugfs
+ * dri/<minor>/refgem_counters); gone once the device is.
+ */
+int refgem_device_counter(int fd, const char *name, long *val);
+
+/* 1 when loadable module @name is loaded, 0 when not. */
+int refgem_module_loaded(const char *name);
+
+/* delete_module(2) without waiting: -EAGAIN or -EBUSY while in use. */
+int refgem_module_unload(const char *name);
+
+/* finit_module(2) of the .ko at @path with @params ("a=1 b=2" or NULL). */
+int refgem_module_load(const char *path, const char *params);
+
 #endif /* REFGEM_LIB_H */
