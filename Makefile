@@ -8,7 +8,14 @@
 
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
-TARGETS ?= refgem-swiotlb refgem-iommu refgem-6.12
+RUN_TARGETS := refgem-swiotlb refgem-iommu refgem-6.12
+# make test also runs the debug kernel's targets (its build takes ~8-17 min
+# once, then it is cached); make run only when TARGETS names them.
+TEST_TARGETS := $(or $(TARGETS),$(RUN_TARGETS) refgem-debug \
+	refgem-debug-norevoke)
+TARGETS ?= $(RUN_TARGETS)
+# What the debug targets need beyond `make build`.
+debug-deps = $(if $(filter refgem-debug%,$(1)),driver-debug)
 
 # -Werror for userspace in CI (CI=true), warnings only otherwise.
 WERROR := $(if $(filter true 1,$(CI)),true,false)
@@ -16,7 +23,8 @@ WERROR := $(if $(filter true 1,$(CI)),true,false)
 -include $(BUILD)/config.mk
 export KERNEL_IMAGE MODDIR KVER KERNEL_IMAGE_NEW MODDIR_NEW KVER_NEW
 
-.PHONY: all setup build driver driver-new userspace kselftests run test clean
+.PHONY: all setup build driver driver-new userspace kselftests run test clean \
+	debug-kernel driver-debug
 
 all: build
 
@@ -37,6 +45,20 @@ driver-new:
 		(cd driver && xargs cp --parents -t $(BUILD)/driver-new)
 	$(MAKE) -C $(BUILD)/driver-new KDIR=$(KDIR_NEW) W=1
 
+# refgem's debug kernel (kernel/debug.config), cached after the first build;
+# writes build/debug-kernel.mk.
+debug-kernel:
+	@bash tools/build-debug-kernel.sh
+
+# refgem.ko and refgem_kunit.ko for the debug kernel, in a copy like
+# driver-new. KDIR_DEBUG comes from the file debug-kernel just wrote.
+driver-debug: debug-kernel
+	@rm -rf $(BUILD)/driver-debug && mkdir -p $(BUILD)/driver-debug
+	@git ls-files driver | sed 's|^driver/||' | \
+		(cd driver && xargs cp --parents -t $(BUILD)/driver-debug)
+	$(MAKE) -C $(BUILD)/driver-debug W=1 \
+		KDIR=$$(sed -n 's/^KDIR_DEBUG := //p' $(BUILD)/debug-kernel.mk)
+
 userspace:
 	@if [ ! -f $(BUILD)/meson/build.ninja ]; then \
 		meson setup $(BUILD)/meson -Dwerror=$(WERROR) >/dev/null; \
@@ -51,13 +73,14 @@ kselftests:
 		CFLAGS="$(if $(filter true,$(WERROR)),-Werror)"
 
 # SHARD=I/N runs shard I of N of each target (tools/refgem-merge joins them).
-run: build
+run: build $(call debug-deps,$(TARGETS))
 	@rc=0; for t in $(TARGETS); do \
 		SHARD=$(SHARD) tools/run-target.sh $$t || rc=1; \
 	done; exit $$rc
 
+# The debug kernel and driver-debug are project-tests stages of their own.
 test: build
-	@tools/project-tests
+	@TARGETS="$(TEST_TARGETS)" tools/project-tests
 
 clean:
 	-$(MAKE) -C driver KDIR=$(KDIR) clean

@@ -60,9 +60,18 @@ if [ ! -f "$out/.config-ok" ]; then
 fi
 
 if [ ! -f "$out/.build-ok" ]; then
-	log "building bzImage and modules (about 7 min on 2 idle cores)"
+	log "building bzImage and modules (about 7 min on 2 idle cores;" \
+		"log: $out/build.log)"
 	start=$(date +%s)
-	make -s -C "$src" O="$out" -j"$(nproc)" bzImage modules
+	# KASAN's big stack frames make gcc warn a lot: keep it in the log.
+	if ! make -s -C "$src" O="$out" -j"$(nproc)" bzImage modules \
+		>"$out/build.log" 2>&1; then
+		tail -n 40 "$out/build.log"
+		log "the build failed; the whole log is $out/build.log"
+		exit 1
+	fi
+	log "$(grep -c 'warning:' "$out/build.log") compiler warnings," \
+		"see $out/build.log"
 	rm -rf "$out/modroot"
 	make -s -C "$src" O="$out" INSTALL_MOD_PATH="$out/modroot" \
 		modules_install >/dev/null

@@ -15,7 +15,8 @@
 # short, keeps notrun for what it never reached, and fails the gate.
 #
 # Environment (from the Makefile): KERNEL_IMAGE MODDIR KVER, their *_NEW
-# twins for Debian's 6.12, and optionally
+# twins for Debian's 6.12 (the *_DEBUG ones of the debug kernel are read
+# from build/debug-kernel.mk), and optionally
 #   SHARD=I/N       run shard I of N only (CI_NODE_INDEX/CI_NODE_TOTAL);
 #                   results in <target>-shard-I-of-N, see tools/refgem-merge
 #   RESULTS_DIR     where <target>/ goes (default: results/)
@@ -23,6 +24,10 @@
 #   RUN_TIMEOUT     all boots of the run together, seconds (default 3600)
 #   MAX_RESTARTS    guests booted to resume the run (default 3)
 #   RUNNER_ARGS     more refgem-run-tests arguments (split on spaces)
+#   KSELFTESTS      directory of the kselftest binaries (default
+#                   build/kselftests)
+#   DRIVER_DEBUG    directory of refgem.ko and refgem_kunit.ko for the
+#                   debug targets (default build/driver-debug)
 #   VM_ARGS         more refgem-vm arguments (split on spaces)
 set -euo pipefail
 
@@ -38,12 +43,33 @@ max_restarts=${MAX_RESTARTS:-3}
 ko=$top/driver/refgem.ko
 suite=refgem
 runner=()
+append=
+debug=${DRIVER_DEBUG:-$top/build/driver-debug}
 case $target in
 refgem-swiotlb)	profile=swiotlb; params= ;;
 refgem-iommu)	profile=iommu; params= ;;
 refgem-6.12)	profile=swiotlb; params=
 		KERNEL_IMAGE=$KERNEL_IMAGE_NEW MODDIR=$MODDIR_NEW KVER=$KVER_NEW
 		ko=$top/build/driver-new/refgem.ko ;;
+# The debug kernel (make debug-kernel driver-debug): its bug detectors
+# judge every test (refgem-run-tests --detectors), refgem's KUnit suite
+# and the fault-injection test run too. kasan_multi_shot: KASAN reports
+# every bug, not only the first; a big log buffer keeps the whole boot.
+# -norevoke is the negative control: refgem leaves its mappings to the
+# devices it is unbound from, which DMA-API debug must report.
+refgem-debug|refgem-debug-norevoke)
+		profile=swiotlb; params=
+		[ "$target" = refgem-debug ] || params=revoke=0
+		if [ -z "${KERNEL_IMAGE_DEBUG:-}" ]; then
+			eval "$(sed -n 's/^\([A-Z_]*\) := \(.*\)$/\1="\2"/p' \
+				"$top/build/debug-kernel.mk" 2>/dev/null)"
+		fi
+		KERNEL_IMAGE=${KERNEL_IMAGE_DEBUG:?make debug-kernel first}
+		MODDIR=$MODDIR_DEBUG KVER=$KVER_DEBUG
+		ko=$debug/refgem.ko
+		append="kasan_multi_shot log_buf_len=4M"
+		runner=(--detectors --kunit "$debug/refgem_kunit.ko")
+		vm_timeout=${VM_TIMEOUT:-2400} ;;
 # The runner's own test: stand-ins that hang, flake and crash the guest
 # (tools/tests/guest/README.md); no driver.
 runner-selftest) profile=none; params=; ko=; suite=$top/tools/tests/guest
@@ -59,18 +85,33 @@ if [ "$suite" = refgem ]; then
 		[ -z "$t" ] || bins+=(--igt "$igt/$t")
 	done < <(grep -vx -e TESTLIST -e 'END TESTLIST' "$igt/test-list.txt" \
 		2>/dev/null || true)
-	kselftests=$top/build/kselftests
+	kselftests=${KSELFTESTS:-$top/build/kselftests}
 else
 	for t in "$suite"/igt/*; do
 		bins+=(--igt "$t")
 	done
 	kselftests=$suite/kselftest
 fi
+# The guest sees only the checkout and what is shared.
+shares=()
+for d in "$kselftests" ${ko:+"$(dirname "$ko")"}; do
+	case $d/ in
+	"$top"/*) ;;
+	*) shares+=(--ro "$d") ;;
+	esac
+done
 for t in "$kselftests"/*; do
 	if [ -f "$t" ] && [ -x "$t" ]; then
 		bins+=(--kselftest "$t")
 	fi
 done
+case $target in
+refgem-debug*) bins+=(--kselftest "$top/tools/tests/guest-debug/refgem_fault")
+	       if [ ! -f "$ko" ]; then
+		       echo "run-target: no $ko (make driver-debug)" >&2
+		       exit 2
+	       fi ;;
+esac
 case " ${bins[*]} " in
 *" --igt "*" --kselftest "*) ;;
 *) echo "run-target: no IGT or no kselftest binaries (make build?)" >&2
@@ -120,8 +161,9 @@ while :; do
 	rc=0
 	"$top/tools/refgem-vm" --kernel "$KERNEL_IMAGE" --moddir "$MODDIR" \
 		--kver "$KVER" --profile "$profile" --state "$state" \
-		--ro "$top" --rw "$results" --cwd "$top" \
-		--timeout "$timeout" "${vm_args[@]}" -- \
+		--ro "$top" "${shares[@]}" --rw "$results" --cwd "$top" \
+		--timeout "$timeout" ${append:+--append "$append"} \
+		"${vm_args[@]}" -- \
 		env TOP="$top" MODDIR="$MODDIR" KVER="$KVER" REFGEM_KO="$ko" \
 		REFGEM_PARAMS="$params" /bin/sh tools/guest-job.sh \
 		--results "$results" --name "$target" "${bins[@]}" \

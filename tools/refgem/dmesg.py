@@ -82,10 +82,12 @@ def taint_letters(bits):
     return "".join(c for i, c in enumerate(TAINT_LETTERS) if bits & (1 << i))
 
 
-def judge(result, records, allow, taint_before, taint_after):
-    """(result after the kernel log's verdict, the lines that decided it)."""
+def judge(result, records, allow, taint_before, taint_after,
+          ignored=IGNORED_TAINT):
+    """(result after the kernel log's verdict, the lines that decided it);
+    ignored: taint bits that may appear."""
     found = warnings(records, allow)
-    new = taint_after & ~taint_before & ~IGNORED_TAINT
+    new = taint_after & ~taint_before & ~ignored
     if new:
         found.append(f"refgem-runner: kernel taint gained {taint_letters(new)} "
                      f"(0x{new:x}); the test's own result was {result}")
@@ -94,6 +96,25 @@ def judge(result, records, allow, taint_before, taint_after):
         result = {"pass": "dmesg-warn", "warn": "dmesg-warn",
                   "fail": "dmesg-fail"}.get(result, result)
     return result, found
+
+
+def read_all(kmsg=KMSG):
+    """Every record still in the kernel's log buffer, oldest first."""
+    records = []
+    fd = os.open(kmsg, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            try:
+                raw = os.read(fd, 16384)
+            except BlockingIOError:
+                return records
+            except BrokenPipeError:
+                continue        # overwritten while read: go on from there
+            record = parse_record(raw.decode("utf-8", "replace"))
+            if record:
+                records.append(record)
+    finally:
+        os.close(fd)
 
 
 class KernelLog:

@@ -11,7 +11,8 @@ Kernel records: a test owns those logged after the previous test was
 settled and before the next test's marker "refgem-ksft: starting <TAP name>"
 (written by the tests to /dev/kmsg). Without markers the split falls where
 the runner saw the next test start, which the harness's buffering makes
-approximate. Taint is sampled as each test is settled.
+approximate. Taint, and the detectors' counters with --detectors, are
+sampled as each test is settled.
 
 The binary itself is "kselftest@<binary>": "incomplete" while it runs,
 removed when its TAP is complete and agrees with its exit status, and
@@ -26,7 +27,7 @@ import os
 import signal
 import time
 
-from . import dmesg, job
+from . import detectors, dmesg, job
 from .tap import TapParser
 
 MARKER = "refgem-ksft: starting "
@@ -41,7 +42,8 @@ def _format(records):
 
 
 class KselftestRun:
-    def __init__(self, binary, results, klog, allow, progress, only=None):
+    def __init__(self, binary, results, klog, allow, progress, only=None,
+                 watch=None):
         self.binary = binary
         self.whole = whole_name(binary)
         self.prefix = self.whole + "@"
@@ -57,6 +59,8 @@ class KselftestRun:
         self.taint = 0
         self.only = only        # None, or the only test names to record
         self.recorded = set()   # test names this run gave a result
+        self.watch = watch or detectors.NoWatch()
+        self.state = None       # the detectors' when the last test settled
 
     def _mine(self, name):
         return self.only is None or name in self.only
@@ -72,6 +76,7 @@ class KselftestRun:
                              job=self.job)
             self.results.write()
         self.taint = self.klog.taint()
+        self.state = self.watch.sample()
         self.klog.mark(f"refgem-runner: starting {self.whole}")
         outcome = job.run([self.binary], self.results.job_dir(self.job),
                           lambda: limit(self.tap.plan), self.klog,
@@ -125,6 +130,9 @@ class KselftestRun:
         result, warnings = dmesg.judge(result, records, self.allow,
                                        self.taint, taint)
         self.taint = taint
+        result, warnings, note, self.state = self.watch.judge(
+            result, warnings, records, self.state, pending=self.records)
+        out += note
         if not self._mine(name):
             return
         self.recorded.add(name)

@@ -18,6 +18,11 @@ keeps its last attempt's result, and its out and "attempts" list every
 attempt. For flaky kselftest tests the binary runs again and only those
 tests take the new results.
 
+--detectors (the debug kernel, see detectors.py) adds detectors@live
+first and detectors@leak-check last, and judges every test by the bug
+detectors' counters as well as by its kernel log. --kunit MODULE loads a
+KUnit module after the suites and records its cases (kunit.py).
+
 Resume (--resume RESULT), in the spirit of igt_resume: continue the run in
 --results in a fresh guest after the last one died. What that guest left
 "incomplete" becomes RESULT (crash when it died, timeout when its watchdog
@@ -38,7 +43,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from . import dmesg, expectations, igt, job, report, shard
+from . import detectors, dmesg, expectations, igt, job, kunit, report, shard
 from .ksft import KselftestRun, whole_name
 from .results import Results, ResultsError, duration
 from .tap import TapParser
@@ -57,6 +62,8 @@ DIED = {
 BOOT_HEADER = "==== boot "
 CONSOLE_TAIL = 60       # lines of a dead guest's console kept per test
 LISTED_ONLY = "refgem-runner: listed, but no --igt binary lists this test\n"
+LIVE = "detectors@live"
+LEAK_CHECK = "detectors@leak-check"
 
 
 def parse_args(argv):
@@ -102,7 +109,17 @@ def parse_args(argv):
                         "of the tests it left incomplete")
     p.add_argument("--dmesg-allowlist", default=DEFAULT_ALLOWLIST,
                    metavar="FILE", help="default: %(default)s")
+    p.add_argument("--detectors", action="store_true",
+                   help="a debug kernel: check that its bug detectors are "
+                        "live first (detectors@live), judge every test by "
+                        "them too, end with a kmemleak scan "
+                        "(detectors@leak-check)")
+    p.add_argument("--kunit", action="append", default=[], metavar="MODULE",
+                   help="KUnit module (.ko) to load after the suites; one "
+                        "result per case, kunit@<suite>@<case>")
     args = p.parse_args(argv)
+    if args.shard and (args.detectors or args.kunit):
+        p.error("--detectors and --kunit judge a whole run: no --shard")
     if args.console and not args.resume:
         p.error("--console needs --resume")
     if args.flake_retries < 0:
@@ -190,13 +207,18 @@ class Case:
 
 
 class Runner:
-    def __init__(self, args, results, klog, allow, skips, flakes):
+    def __init__(self, args, results, klog, allow, skips, flakes,
+                 watch=None, root="/"):
         self.args = args
         self.results = results
         self.klog = klog
         self.allow = allow
         self.skips = skips
         self.flakes = flakes
+        # detectors.Detectors with --detectors
+        self.watch = watch or detectors.NoWatch()
+        self.root = root        # where /sys is (stand-ins in self-tests)
+        self.last_end = time.time()
 
     def _skipped(self, name):
         return expectations.matches(self.skips, expectations.key(name))
@@ -206,9 +228,12 @@ class Runner:
 
     def plan(self, wanted):
         """Every case to run (or to record without running), in run order:
-        IGT binaries as given, then kselftest binaries."""
+        detectors@live, IGT binaries as given, kselftest binaries, KUnit
+        modules, detectors@leak-check."""
         cases = []
         provided = set()
+        if self.args.detectors:
+            cases.append(Case(LIVE, "live"))
         for binary in self.args.igt:
             subtests, failure = _list_subtests(binary, self.args.timeout)
             if failure:
@@ -232,6 +257,10 @@ class Runner:
             name = whole_name(binary)
             if not self._skipped(name):
                 cases.append(Case(name, "kselftest", [binary]))
+        for module in self.args.kunit:
+            cases.append(Case(kunit.whole_name(module), "kunit", [module]))
+        if self.args.detectors:
+            cases.append(Case(LEAK_CHECK, "leak-check"))
         return cases
 
     def shard(self, cases):
@@ -299,10 +328,15 @@ class Runner:
                     res.set(case.name, result, start=now, end=now, out=out,
                             err=err)
                 continue
+            if case.kind == "live":
+                todo.append(case)   # every boot has its own detectors
+                continue
             if test is None:
                 if case.kind == "kselftest" and any(
                         n.startswith(case.name + "@") for n in res.tests):
                     continue    # ran to its end: a healthy binary has no entry
+                if case.name in meta.get("kunit", ()):
+                    continue    # a healthy module has no entry either
                 res.set(case.name, "notrun", start=now, end=now)
             elif test["result"] != "notrun":
                 continue
@@ -368,16 +402,70 @@ class Runner:
 
     def run(self, todo):
         """Run the cases; False if the run had to stop early."""
-        progress = Progress(sum(c.kind == "igt" for c in todo),
-                            sum(c.kind == "kselftest" for c in todo))
+        progress = Progress(
+            sum(c.kind in ("igt", "live", "leak-check") for c in todo),
+            sum(c.kind in ("kselftest", "kunit") for c in todo))
+        run = {"igt": self.run_igt_case, "kselftest": self.run_ksft_case,
+               "kunit": self.run_kunit_case, "live": self.run_live,
+               "leak-check": self.run_leak_check}
         for case in todo:
-            if case.kind == "igt":
-                go_on = self.run_igt_case(case, progress)
-            else:
-                go_on = self.run_ksft_case(case, progress)
+            go_on = run[case.kind](case, progress)
+            self.last_end = time.time()
             if not go_on:
                 return False
         return True
+
+    def run_live(self, case, progress):
+        """detectors@live: every detector is on in this boot. Checked in
+        every boot; a later boot's result replaces an earlier pass."""
+        res = self.results
+        start = time.time()
+        ok, out = self.watch.live()
+        end = time.time()
+        boot = res.meta.get("boots", 1)
+        old = res.tests.get(case.name, {})
+        if not ok:
+            print(f"refgem-run-tests: THE DETECTORS ARE NOT ALL LIVE in boot "
+                  f"{boot}: this run proves nothing they should find\n"
+                  + out, end="", flush=True)
+        if ok and old.get("result") not in (None, "notrun", "incomplete"):
+            old["out"] += f"refgem-runner: boot {boot}: live again\n"
+            res.write()
+            return True
+        res.set(case.name, "pass" if ok else "fail", start=start, end=end,
+                out=f"refgem-runner: boot {boot}:\n" + out)
+        res.write()
+        progress(case.name, res.tests[case.name]["result"], end - start)
+        return True
+
+    def run_leak_check(self, case, progress):
+        """detectors@leak-check: kmemleak, once the last test's
+        allocations are old enough to be reported."""
+        res = self.results
+        start = time.time()
+        res.set(case.name, "incomplete", start=start, end=start)
+        res.write()
+        state = self.watch.sample()
+        ok, out = self.watch.leak_check(self.last_end)
+        records = self.klog.drain()
+        result, warnings = dmesg.judge("pass" if ok else "fail", records,
+                                       self.allow, 0, 0)
+        result, warnings, note, _ = self.watch.judge(result, warnings,
+                                                     records, state)
+        end = time.time()
+        res.set(case.name, result, start=start, end=end, out=out + note,
+                dmesg="".join(r.format() + "\n" for r in records),
+                warnings=warnings)
+        res.write()
+        progress(case.name, result, end - start)
+        return True
+
+    def run_kunit_case(self, case, progress):
+        return kunit.KunitRun(case.argv[0], self.results, self.klog,
+                              self.allow, self.watch, progress,
+                              self.args.timeout,
+                              os.path.join(self.root,
+                                           kunit.DEBUGFS.lstrip("/"))).run()
 
     def _ksft_limit(self, plan):
         return (self.args.kselftest_timeout
@@ -422,6 +510,7 @@ class Runner:
         res.set(name, "incomplete", start=start, end=start, job=jobname)
         res.write()
         taint = self.klog.taint()
+        state = self.watch.sample()
         self.klog.mark(f"refgem-runner: starting {name}")
         timeout = self.args.timeout
         outcome = job.run(argv, jobdir, lambda: timeout, self.klog,
@@ -433,6 +522,9 @@ class Runner:
         out += _note(outcome, timeout)
         result, warnings = dmesg.judge(result, outcome.records, self.allow,
                                        taint, self.klog.taint())
+        result, warnings, note, _ = self.watch.judge(
+            result, warnings, outcome.records, state)
+        out += note
         res.set(name, result, start=outcome.start, end=outcome.end, out=out,
                 err=err, dmesg="".join(r.format() + "\n"
                                        for r in outcome.records),
@@ -454,7 +546,7 @@ class Runner:
         binary = case.argv[0]
         tests = self.results.tests
         ks = KselftestRun(binary, self.results, self.klog, self.allow,
-                          progress)
+                          progress, watch=self.watch)
         stuck = not ks.run(self._ksft_limit)
         flaky = sorted(n for n in ks.recorded if n != ks.whole and
                        self._flaky(n) and tests[n]["result"] not in GOOD)
@@ -464,7 +556,8 @@ class Runner:
             if stuck or not flaky:
                 break
             ks = KselftestRun(binary, self.results, self.klog, self.allow,
-                              _AttemptProgress(attempt), only=set(flaky))
+                              _AttemptProgress(attempt), only=set(flaky),
+                              watch=self.watch)
             stuck = not ks.run(self._ksft_limit)
             for n in flaky:
                 attempts[n].append({"result": tests[n]["result"]
@@ -527,8 +620,10 @@ def _patterns(path, what):
     return expectations.read_patterns(path)
 
 
-def main(argv=None, klog=None):
-    """klog: a dmesg.KernelLog, or a stand-in for self-tests."""
+def main(argv=None, klog=None, detector_root="/", boot_log=None):
+    """klog: a dmesg.KernelLog, or a stand-in for self-tests; with
+    --detectors, detector_root holds the /sys and /proc files they read and
+    boot_log gives the whole kernel log (stand-ins in self-tests)."""
     args = parse_args(argv)
     try:
         allow = dmesg.load_allowlist(args.dmesg_allowlist)
@@ -542,7 +637,10 @@ def main(argv=None, klog=None):
             results = Results.open(args.results)
         else:
             results = Results.create(args.results, args.name)
-        runner = Runner(args, results, klog, allow, skips, flakes)
+        watch = detectors.Detectors(allow, detector_root, boot_log) \
+            if args.detectors else None
+        runner = Runner(args, results, klog, allow, skips, flakes, watch,
+                        detector_root)
         todo = runner.prepare(wanted)
     except (OSError, ValueError, ResultsError,
             expectations.ExpectationError) as e:

@@ -143,13 +143,14 @@ class RunnerBase(unittest.TestCase):
         os.chmod(path, 0o755)
         return path
 
-    def run_tests(self, *args, klog=None, results=None):
+    def run_tests(self, *args, klog=None, results=None, **main_kw):
         out = io.StringIO()
         results = results or self.results
         with contextlib.redirect_stdout(out):
             code = runner.main(["--results", results, "--name", "t", *args],
                                klog=klog or FakeKernelLog(self.kmsg,
-                                                          self.tainted))
+                                                          self.tainted),
+                               **main_kw)
         with open(os.path.join(results, "results.json")) as f:
             doc = json.load(f)
         return code, out.getvalue(), doc
