@@ -48,10 +48,13 @@ struct ctx {
 	int fd;			/* render node of refgem device 0 */
 	char node[64];		/* its path, for "open" */
 	int vgem;		/* vgem, the foreign exporter for prime-import */
+	int fd2;		/* refgem device 1, prime-import-refgem's exporter */
+	char bdf2[32];		/* its PCI address, for "bind" */
+	int bind;		/* /sys/bus/pci/drivers/refgem/bind */
 	uint32_t handle;	/* the BO the call works on */
 	void *map;		/* its CPU mapping (dma ops) */
 	int dmabuf;		/* prime-export's result, prime-import's input */
-	uint32_t vgem_handle;
+	uint32_t exp_handle;	/* the exporter's BO for the import ops */
 	uint32_t imported;
 	int opened;		/* "open"'s result */
 	unsigned char buf[BO_SIZE];
@@ -249,9 +252,21 @@ static int import_setup(struct ctx *c)
 	uint64_t size;
 	int ret;
 
-	ret = refgem_dumb_create(c->vgem, BO_SIZE, &c->vgem_handle, &size);
+	ret = refgem_dumb_create(c->vgem, BO_SIZE, &c->exp_handle, &size);
 	if (!ret)
-		ret = refgem_prime_export(c->vgem, c->vgem_handle,
+		ret = refgem_prime_export(c->vgem, c->exp_handle,
+					  DRM_CLOEXEC | DRM_RDWR, &c->dmabuf);
+	return ret;
+}
+
+/* A BO of the other refgem device: refgem exports to itself. */
+static int import_refgem_setup(struct ctx *c)
+{
+	int ret;
+
+	ret = refgem_bo_create(c->fd2, BO_SIZE, 0, &c->exp_handle);
+	if (!ret)
+		ret = refgem_prime_export(c->fd2, c->exp_handle,
 					  DRM_CLOEXEC | DRM_RDWR, &c->dmabuf);
 	return ret;
 }
@@ -280,6 +295,45 @@ static void import_undo(struct ctx *c)
 	refgem_bo_close(c->fd, c->imported);
 }
 
+/*
+ * Probe under injection: device 1 is unbound first, and the call is the
+ * write that binds it again, on a file opened beforehand.
+ */
+static int bind_setup(struct ctx *c)
+{
+	int ret;
+
+	ret = refgem_pci_unbind(REFGEM_DRIVER_NAME, c->bdf2);
+	if (ret)
+		return ret;
+	c->bind = open("/sys/bus/pci/drivers/" REFGEM_DRIVER_NAME "/bind",
+		       O_WRONLY | O_CLOEXEC);
+	return c->bind < 0 ? -errno : 0;
+}
+
+static int bind_call(struct ctx *c)
+{
+	ssize_t len = strlen(c->bdf2);
+
+	return pwrite(c->bind, c->bdf2, len, 0) == len ? 0 : -errno;
+}
+
+static int bind_check(struct ctx *c)
+{
+	uint32_t handle;
+	int fd, ret;
+
+	/* Bound, with a node that works. */
+	fd = refgem_open_bdf(c->bdf2, REFGEM_NODE_RENDER, 10000);
+	if (fd < 0)
+		return fd;
+	ret = refgem_bo_create(fd, 4096, 0, &handle);
+	if (!ret)
+		ret = refgem_sgt_map(fd, handle, -1, NULL);
+	close(fd);
+	return ret;
+}
+
 static void undo_create(struct ctx *c)
 {
 	refgem_bo_close(c->fd, c->handle);
@@ -295,6 +349,10 @@ static const struct op ops[] = {
 	{ "prime-export", bo_setup, export_call, NULL, export_undo },
 	{ "prime-import", import_setup, import_call, import_check,
 	  import_undo },
+	{ "prime-import-refgem", import_refgem_setup, import_call,
+	  import_check, import_undo },
+	/* Not run by default: see tools/tests/guest-debug/refgem_fault. */
+	{ "bind", bind_setup, bind_call, bind_check, NULL },
 };
 
 #define N_OPS (sizeof(ops) / sizeof(ops[0]))
@@ -305,10 +363,18 @@ static void teardown(const struct op *op, struct ctx *c)
 	if (c->map)
 		munmap(c->map, BO_SIZE);
 	c->map = NULL;
-	if (op->setup == import_setup) {
+	if (op->setup == bind_setup) {
+		close(c->bind);
+		/* Device 1 is bound again whatever happened. */
+		if (refgem_pci_is_bound(REFGEM_DRIVER_NAME, c->bdf2) != 1)
+			refgem_pci_bind(REFGEM_DRIVER_NAME, c->bdf2);
+	} else if (op->setup == import_setup ||
+		   op->setup == import_refgem_setup) {
 		close(c->dmabuf);
-		refgem_bo_close(c->vgem, c->vgem_handle);
+		refgem_bo_close(op->setup == import_setup ? c->vgem : c->fd2,
+				c->exp_handle);
 	} else if (op->setup && op->setup != open_setup) {
+		/* The BO of every other op's setup. */
 		refgem_bo_close(c->fd, c->handle);
 	}
 }
@@ -462,6 +528,26 @@ int main(int argc, char **argv)
 		return KSFT_SKIP;
 	}
 	c->vgem = -1;
+	c->fd2 = -1;
+	if (op->setup == import_refgem_setup || op->setup == bind_setup) {
+		c->fd2 = refgem_open_driver(REFGEM_DRIVER_NAME,
+					    REFGEM_NODE_RENDER, 1);
+		if (c->fd2 < 0) {
+			printf("no second refgem device: %s\n",
+			       strerror(-c->fd2));
+			return KSFT_SKIP;
+		}
+		ret = refgem_fd_bdf(c->fd2, c->bdf2, sizeof(c->bdf2));
+		if (ret) {
+			printf("device 1's address: %s\n", strerror(-ret));
+			return 1;
+		}
+	}
+	if (op->setup == bind_setup) {
+		/* It would hold on to the DRM device that the unbind ends. */
+		close(c->fd2);
+		c->fd2 = -1;
+	}
 	if (op->setup == import_setup) {
 		c->vgem = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
 		if (c->vgem < 0) {

@@ -297,7 +297,8 @@ class Detectors:
         if found:
             result = "dmesg-fail"
             note = "".join(l + "\n" for l in found) + note
-        return result, list(warnings) + found, note, after
+        # The findings first: the first line is what summaries show.
+        return result, found + list(warnings), note, after
 
     # detectors@leak-check
 

@@ -6,9 +6,10 @@ The module is one job: insmod's output is its out.txt and every kernel
 record of the load its dmesg.txt. 6.1 keeps at most 512 bytes of each
 case's log for debugfs (KUNIT_LOG_SIZE), so a case with a long failure
 report loses its own result line there: such a case's result is read from
-the KTAP that KUnit also writes to the kernel log. A case owns the kernel records up to its
-own "ok"/"not ok" line (KUnit runs the cases one after another inside
-insmod and logs each result at once), and is judged by them. Taint and
+the KTAP that KUnit also writes to the kernel log. A case owns the kernel
+records up to its own "ok"/"not ok" line (KUnit runs the cases one after
+another inside insmod and logs each result at once), and is judged by
+them. Taint and
 the detectors' counters are read only before and after the whole load, so
 they are judged on the module's own entry "kunit@<module>", which is
 removed when the load, the KTAP and the unload were all fine and nothing
