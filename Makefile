@@ -4,16 +4,22 @@
 #   make run    build everything, boot Debian's kernel under QEMU, run the
 #               IGT tests and kselftests, gate the results
 #   make test   the project's own tests (includes `make run`)
+#   make kselftest  the kselftests alone, in a guest (ON_HOST=1: on the
+#               running kernel, refgem loaded)
 # See README.md for the variables (KERNEL=, KDIR=, MODDIR=, TARGETS=, ...).
 
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
-RUN_TARGETS := refgem-swiotlb refgem-iommu refgem-6.12
-# The debug kernel's targets (refgem-debug, refgem-debug-norevoke; its build
-# takes ~8-17 min once, then it is cached) run when TARGETS names them; they
-# join make test's defaults once proven in CI.
-TEST_TARGETS := $(or $(TARGETS),$(RUN_TARGETS))
+# Debian's kernels, refgem's negative control and the driver-agnostic tests
+# on vgem.
+RUN_TARGETS := refgem-swiotlb refgem-iommu refgem-6.12 refgem-norevoke vgem
+# The debug kernel's targets: its build takes ~8-17 min once, then it is
+# cached, so `make run` leaves them to TARGETS=; `make test` runs them.
+DEBUG_TARGETS := refgem-debug refgem-debug-norevoke
+TEST_TARGETS := $(or $(TARGETS),$(RUN_TARGETS) $(DEBUG_TARGETS))
 TARGETS ?= $(RUN_TARGETS)
+# make kselftest's target (a gate target's kernel, profile and refgem).
+KSELFTEST_TARGET ?= refgem-swiotlb
 # What the debug targets need beyond `make build`.
 debug-deps = $(if $(filter refgem-debug%,$(1)),driver-debug)
 
@@ -24,7 +30,7 @@ WERROR := $(if $(filter true 1,$(CI)),true,false)
 export KERNEL_IMAGE MODDIR KVER KERNEL_IMAGE_NEW MODDIR_NEW KVER_NEW
 
 .PHONY: all setup build driver driver-new userspace kselftests run test clean \
-	debug-kernel driver-debug
+	debug-kernel driver-debug kselftest
 
 all: build
 
@@ -77,6 +83,19 @@ run: build $(call debug-deps,$(TARGETS))
 	@rc=0; for t in $(TARGETS); do \
 		SHARD=$(SHARD) tools/run-target.sh $$t || rc=1; \
 	done; exit $$rc
+
+# The kselftests alone: in a guest of KSELFTEST_TARGET, judged and gated
+# like `make run` (results in results/<target>-kselftest), or with
+# ON_HOST=1 by lib.mk's runner on the running kernel (TAP on stdout; needs
+# root and refgem bound to both edu devices; unplug variants skip).
+kselftest: $(if $(filter 1 true,$(ON_HOST)),kselftests,build \
+		$(call debug-deps,$(KSELFTEST_TARGET)))
+ifeq ($(filter 1 true,$(ON_HOST)),)
+	@SUITES=kselftest tools/run-target.sh $(KSELFTEST_TARGET)
+else
+	$(MAKE) -C kselftests OUTPUT=$(BUILD)/kselftests KSFT_DIR=$(KSFT_DIR) \
+		run_tests
+endif
 
 # The debug kernel and driver-debug are project-tests stages of their own.
 test: build

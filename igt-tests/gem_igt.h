@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,14 +23,47 @@
 #include "refgem_igt.h"
 
 /*
+ * gem_igt_filtered_vgem - whether --device / IGT_DEVICE selects vgem
+ *
+ * IGT 1.27.1 opens a filtered device only when the chipset asked for
+ * matches it, and DRIVER_ANY excludes vgem: the caller must ask for
+ * DRIVER_VGEM to open the vgem node the user named.
+ */
+static inline bool gem_igt_filtered_vgem(void)
+{
+	/* Room for the members later IGT releases append. */
+	union {
+		struct igt_device_card card;
+		char room[4096];
+	} u = {};
+	drmVersionPtr version;
+	bool vgem = false;
+	int fd;
+
+	if (!igt_device_card_match(igt_device_filter_get(0), &u.card) ||
+	    !u.card.card[0])
+		return false;
+	fd = open(u.card.card, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	version = drmGetVersion(fd);
+	if (version) {
+		vgem = !strcmp(version->name, "vgem");
+		drmFreeVersion(version);
+	}
+	close(fd);
+	return vgem;
+}
+
+/*
  * gem_igt_open - open the primary node of the device under test
  *
  * The driver-agnostic tests run on any GEM driver with dumb buffers. The
- * device is chosen as for any IGT test, with IGT_FORCE_DRIVER or
- * --device / IGT_DEVICE. IGT 1.27.1's DRIVER_ANY never matches vgem, even
- * when forced, so IGT_FORCE_DRIVER=vgem opens it as DRIVER_VGEM. With
- * nothing chosen they run on refgem when it is bound (this project's gate),
- * else on the first DRM device.
+ * device is chosen as for any IGT test: by driver name with
+ * IGT_FORCE_DRIVER, or by node with --device / IGT_DEVICE (e.g.
+ * drm:/dev/dri/card1). vgem needs DRIVER_VGEM in both cases (IGT 1.27.1's
+ * DRIVER_ANY never matches it). With nothing chosen they run on refgem
+ * when it is bound (this project's gate), else on the first DRM device.
  *
  * Dumb buffers and flink need the primary node: their ioctls are not
  * allowed on render nodes.
@@ -37,10 +71,12 @@
 static inline int gem_igt_open(void)
 {
 	const char *forced = getenv("IGT_FORCE_DRIVER");
+	bool filtered = igt_device_filter_count() > 0;
 
-	if (forced && !strcmp(forced, "vgem"))
+	if ((forced && !strcmp(forced, "vgem")) ||
+	    (!forced && filtered && gem_igt_filtered_vgem()))
 		return drm_open_driver(DRIVER_VGEM);
-	if (!forced && !igt_device_filter_count() &&
+	if (!forced && !filtered &&
 	    refgem_count_devices(REFGEM_DRIVER_NAME) > 0)
 		__set_forced_driver(REFGEM_DRIVER_NAME);
 	return drm_open_driver(DRIVER_ANY);

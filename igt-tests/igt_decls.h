@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -439,7 +440,23 @@ int drm_open_driver_render(int chipset);
 int __drm_open_driver(int chipset);
 int __drm_open_driver_render(int chipset);
 
-/* igt_device_scan.h: number of --device / IGT_DEVICE filters in force. */
+/*
+ * igt_device_scan.h: the --device / IGT_DEVICE filters in force, and the
+ * device the N-th one selects. Later IGT releases append members to
+ * struct igt_device_card, so callers give the library room to spare (see
+ * gem_igt_open()); the leading members are the same in all of them.
+ */
+#define PCI_SLOT_NAME_SIZE 12
+struct igt_device_card {
+	char subsystem[NAME_MAX];
+	char card[NAME_MAX];
+	char render[NAME_MAX];
+	char pci_slot_name[PCI_SLOT_NAME_SIZE + 1];
+	uint16_t pci_vendor, pci_device;
+};
+
 int igt_device_filter_count(void);
+const char *igt_device_filter_get(unsigned int num);
+bool igt_device_card_match(const char *filter, struct igt_device_card *card);
 
 #endif /* REFGEM_IGT_DECLS_H */

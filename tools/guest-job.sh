@@ -5,19 +5,20 @@
 # dependencies, then run the runner with this script's arguments; the
 # runner writes the results directory incrementally.
 #
-# Environment: TOP (checkout), MODDIR, KVER, REFGEM_KO (the module built
-# for this kernel; empty: load nothing, as the runner's own self-test
-# does), REFGEM_PARAMS (its parameters).
+# Environment: TOP (checkout), MODDIR, KVER, GUEST_MODULES (the guest
+# kernel's modules to load first), REFGEM_KO (the module built for this
+# kernel; empty: no refgem, as on the vgem target and in the runner's own
+# self-test), REFGEM_PARAMS (its parameters).
 set -u
 cd "$TOP" || exit 125
 
+# Modules of the guest kernel live in MODDIR, not in /lib/modules; with no
+# MODDIR they are built in.
+if [ -n "${GUEST_MODULES:-}" ] && [ -n "$MODDIR" ]; then
+	# shellcheck disable=SC2086
+	modprobe -d "$MODDIR" -S "$KVER" -a $GUEST_MODULES || exit 125
+fi
 if [ -n "${REFGEM_KO:-}" ]; then
-	# Modules of the guest kernel live in MODDIR, not in /lib/modules.
-	if [ -n "$MODDIR" ]; then
-		# vgem is a foreign PRIME exporter/importer for the PRIME tests.
-		modprobe -d "$MODDIR" -S "$KVER" -a drm_shmem_helper vgem ||
-			exit 125
-	fi
 	# Tests that unload refgem load it back from here, with these
 	# parameters.
 	export REFGEM_KO REFGEM_PARAMS

@@ -29,6 +29,8 @@
 #   DRIVER_DEBUG    directory of refgem.ko and refgem_kunit.ko for the
 #                   debug targets (default build/driver-debug)
 #   VM_ARGS         more refgem-vm arguments (split on spaces)
+#   SUITES          "kselftest": only the kselftests (make kselftest);
+#                   results in <target>-kselftest
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +43,10 @@ max_restarts=${MAX_RESTARTS:-3}
 # A target is a kernel, a guest profile, refgem's module parameters and the
 # binaries to run.
 ko=$top/driver/refgem.ko
+# vgem is a foreign PRIME exporter/importer for refgem's PRIME tests.
+modules="drm_shmem_helper vgem"
 suite=refgem
+igt_only=
 runner=()
 job_env=()
 append=
@@ -49,6 +54,10 @@ debug=${DRIVER_DEBUG:-$top/build/driver-debug}
 case $target in
 refgem-swiotlb)	profile=swiotlb; params= ;;
 refgem-iommu)	profile=iommu; params= ;;
+# The kselftests' negative control: refgem leaves its mappings to the
+# devices it is unbound from; the oracles must fail every test that holds
+# one (expectations/refgem-norevoke-fails.txt).
+refgem-norevoke) profile=swiotlb; params=revoke=0 ;;
 refgem-6.12)	profile=swiotlb; params=
 		KERNEL_IMAGE=$KERNEL_IMAGE_NEW MODDIR=$MODDIR_NEW KVER=$KVER_NEW
 		ko=$top/build/driver-new/refgem.ko ;;
@@ -74,9 +83,14 @@ refgem-debug|refgem-debug-norevoke)
 		# slower: 100 unplug cycles outrun their 240 s harness timeout.
 		job_env=(REFGEM_KSFT_CYCLES=20)
 		vm_timeout=${VM_TIMEOUT:-2400} ;;
+# The driver-agnostic IGT tests on a driver nobody here wrote: vgem,
+# chosen the way IGT chooses (IGT_FORCE_DRIVER); no refgem, no kselftests.
+vgem)		profile=none; params=; ko=; igt_only='^gem_dumb_'
+		job_env=(IGT_FORCE_DRIVER=vgem) ;;
 # The runner's own test: stand-ins that hang, flake and crash the guest
 # (tools/tests/guest/README.md); no driver.
-runner-selftest) profile=none; params=; ko=; suite=$top/tools/tests/guest
+runner-selftest) profile=none; params=; ko=; modules=
+		suite=$top/tools/tests/guest
 		runner=(--timeout 2); vm_timeout=${VM_TIMEOUT:-120} ;;
 *)		echo "run-target: unknown target $target" >&2; exit 2 ;;
 esac
@@ -88,8 +102,15 @@ if [ "$suite" = refgem ]; then
 	while read -r t; do
 		[ -z "$t" ] || bins+=(--igt "$igt/$t")
 	done < <(grep -vx -e TESTLIST -e 'END TESTLIST' "$igt/test-list.txt" \
-		2>/dev/null || true)
+		2>/dev/null | grep -E "${igt_only:-.}" || true)
 	kselftests=${KSELFTESTS:-$top/build/kselftests}
+	[ -z "$igt_only" ] || kselftests=
+	if [ "${SUITES:-}" = kselftest ]; then
+		bins=()
+	elif [ -n "${SUITES:-}" ]; then
+		echo "run-target: SUITES=$SUITES: only \"kselftest\" is known" >&2
+		exit 2
+	fi
 else
 	for t in "$suite"/igt/*; do
 		bins+=(--igt "$t")
@@ -98,13 +119,13 @@ else
 fi
 # The guest sees only the checkout and what is shared.
 shares=()
-for d in "$kselftests" ${ko:+"$(dirname "$ko")"}; do
+for d in ${kselftests:+"$kselftests"} ${ko:+"$(dirname "$ko")"}; do
 	case $d/ in
 	"$top"/*) ;;
 	*) shares+=(--ro "$d") ;;
 	esac
 done
-for t in "$kselftests"/*; do
+for t in ${kselftests:+"$kselftests"/*}; do
 	if [ -f "$t" ] && [ -x "$t" ]; then
 		bins+=(--kselftest "$t")
 	fi
@@ -118,11 +139,14 @@ refgem-debug*) bins+=(--kselftest "$top/tools/tests/guest-debug/refgem_fault")
 esac
 case " ${bins[*]} " in
 *" --igt "*" --kselftest "*) ;;
-*) echo "run-target: no IGT or no kselftest binaries (make build?)" >&2
-   exit 2 ;;
+*" --igt "*) [ -z "$kselftests" ] ||
+	{ echo "run-target: no kselftest binaries (make build?)" >&2; exit 2; } ;;
+*" --kselftest "*) [ "${SUITES:-}" = kselftest ] ||
+	{ echo "run-target: no IGT binaries (make build?)" >&2; exit 2; } ;;
+*) echo "run-target: no test binaries (make build?)" >&2; exit 2 ;;
 esac
 
-name=$target
+name=$target${SUITES:+-$SUITES}
 if [ -n "${SHARD:-}" ]; then
 	if ! [[ $SHARD =~ ^([0-9]+)/([0-9]+)$ ]] ||
 		[ "${BASH_REMATCH[1]}" -lt 1 ] ||
@@ -130,7 +154,7 @@ if [ -n "${SHARD:-}" ]; then
 		echo "run-target: SHARD=$SHARD is not I/N with 1 <= I <= N" >&2
 		exit 2
 	fi
-	name=$target-shard-${BASH_REMATCH[1]}-of-${BASH_REMATCH[2]}
+	name=$name-shard-${BASH_REMATCH[1]}-of-${BASH_REMATCH[2]}
 	runner+=(--shard "$SHARD")
 fi
 exp=$top/expectations/$target
@@ -168,7 +192,8 @@ while :; do
 		--ro "$top" "${shares[@]}" --rw "$results" --cwd "$top" \
 		--timeout "$timeout" ${append:+--append "$append"} \
 		"${vm_args[@]}" -- \
-		env TOP="$top" MODDIR="$MODDIR" KVER="$KVER" REFGEM_KO="$ko" \
+		env TOP="$top" MODDIR="$MODDIR" KVER="$KVER" \
+		GUEST_MODULES="$modules" REFGEM_KO="$ko" \
 		REFGEM_PARAMS="$params" "${job_env[@]}" \
 		/bin/sh tools/guest-job.sh \
 		--results "$results" --name "$target" "${bins[@]}" \

@@ -1,4 +1,5 @@
-"""drm-ci expectation files: <target>-fails.txt, -flakes.txt, -skips.txt.
+"""drm-ci expectation files: <target>-fails.txt, -flakes.txt, -skips.txt,
+and refgem's own <target>-reasons.txt.
 
 Names in these files follow drm-ci (drivers/gpu/drm/ci/xfails/): IGT tests
 are written without their "igt@" prefix ("refgem_basic@create-close").
@@ -10,6 +11,11 @@ fails:  "name,Result" per line, Result as deqp-runner spells it (below).
 flakes, skips: one Python regex per line, searched (not anchored) in the
 name, as deqp-runner's RegexSet does. In all three files blank lines and
 lines starting with "#" are ignored; a missing file is an empty list.
+reasons: "name regex,output regex" per line (split at the last comma):
+an expected failure of a test whose name matches must also say why, in a
+line of its output or kernel log (out, err, dmesg) that the second regex
+finds. A negative
+control uses it: failing is not enough, it must fail for the right reason.
 """
 import os
 import re
@@ -80,6 +86,23 @@ def read_patterns(path):
         except re.error as e:
             raise ExpectationError(f"{path}:{lineno}: bad regex {line!r}: {e}")
     return patterns
+
+
+def read_reasons(path):
+    """[(name regex, output regex)] from a reasons file."""
+    reasons = []
+    for lineno, line in _lines(path):
+        name, sep, why = line.rpartition(",")
+        where = f"{path}:{lineno}"
+        if not sep or not name.strip() or not why.strip():
+            raise ExpectationError(f"{where}: expected 'name regex,output "
+                                   f"regex', got {line!r}")
+        try:
+            reasons.append((re.compile(name.strip()),
+                            re.compile(why.strip(), re.MULTILINE)))
+        except re.error as e:
+            raise ExpectationError(f"{where}: bad regex in {line!r}: {e}")
+    return reasons
 
 
 def matches(patterns, name):

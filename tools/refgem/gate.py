@@ -8,9 +8,10 @@ For each test (named as in expectations.py):
     other result means it never passed and is judged like any other test
     (unlike drm-ci, where a flake never fails the job: here the re-runs
     already gave it its chances);
-  - listed in <target>-fails.txt: must end with exactly the listed Result;
-    pass or skip is an "unexpected improvement", any other result is
-    unexpected;
+  - listed in <target>-fails.txt: must end with exactly the listed Result,
+    and, when <target>-reasons.txt has a line for it, say why in its
+    output or kernel log; pass or skip is an "unexpected improvement", any other result
+    is unexpected;
   - otherwise: pass and skip are fine, every other result is unexpected
     (notrun too: a test the run did not reach has not passed).
 A fails entry with no result at all is "missing"; a run without any test,
@@ -39,7 +40,17 @@ def test_name(key):
     return key if key.startswith("kselftest@") else "igt@" + key
 
 
-def judge(tests, fails, flakes, skips, mine=None):
+def missing_reason(test, k, reasons):
+    """The output regex an expected failure's output does not match, if
+    any of those its name asks for."""
+    text = "\n".join(test.get(f) or "" for f in ("out", "err", "dmesg"))
+    for name, why in reasons:
+        if name.search(k) and not why.search(text):
+            return why.pattern
+    return None
+
+
+def judge(tests, fails, flakes, skips, mine=None, reasons=()):
     """(unexpected, notes, counts): lines to print and per-kind counts.
     mine(key): whether a fails entry is this run's to find (a shard's)."""
     unexpected, notes = [], []
@@ -76,7 +87,13 @@ def judge(tests, fails, flakes, skips, mine=None):
                 unexpected.append(f"unexpected {result}: {k}"
                                   + (f" ({flaky[2:]})" if flaky else ""))
         elif have == want:
-            counts["expected"] += 1
+            why = missing_reason(test, k, reasons)
+            if why is None:
+                counts["expected"] += 1
+            else:
+                unexpected.append(f"unexpected reason: {k} ({have} as "
+                                  f"expected, but no line of its output or dmesg matches "
+                                  f"{why!r})")
         elif result in ("pass", "skip"):
             unexpected.append(f"unexpected improvement: {k} "
                               f"({have}, expected {want})")
@@ -126,7 +143,8 @@ def gate(results_dir, target, expdir):
                                  exp.read_fails(base + "-fails.txt"),
                                  exp.read_patterns(base + "-flakes.txt"),
                                  exp.read_patterns(base + "-skips.txt"),
-                                 shard_filter(info) if info else None)
+                                 shard_filter(info) if info else None,
+                                 exp.read_reasons(base + "-reasons.txt"))
     unexpected += run_problems(doc)
     total = len(doc["tests"])
     if not total and not (info and info["cases"]):

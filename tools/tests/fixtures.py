@@ -20,9 +20,11 @@ def results_dir(parent, tests, name="fixture", **meta):
     return root
 
 
-def expectations_dir(parent, target="qemu", fails="", flakes="", skips=""):
+def expectations_dir(parent, target="qemu", fails="", flakes="", skips="",
+                     reasons=""):
     root = tempfile.mkdtemp(dir=parent)
-    for kind, text in (("fails", fails), ("flakes", flakes), ("skips", skips)):
+    for kind, text in (("fails", fails), ("flakes", flakes), ("skips", skips),
+                       ("reasons", reasons)):
         if text:
             with open(os.path.join(root, f"{target}-{kind}.txt"), "w") as f:
                 f.write(text)

@@ -51,6 +51,25 @@ class GateTest(unittest.TestCase):
                               fails="# known\nrefgem_basic@mmap,Fail\n")
         self.assertEqual(code, 0, out)
 
+    def test_expected_fail_with_its_reason(self):
+        tests = {**CLEAN, "igt@refgem_basic@mmap": {
+            "result": "fail", "out": "# mapping of BO handle 1 leaked\n"}}
+        code, out = self.gate(tests, fails="refgem_basic@mmap,Fail\n",
+                              reasons="refgem_basic@,mapping of .* leaked\n")
+        self.assertEqual(code, 0, out)
+
+    def test_expected_fail_for_another_reason(self):
+        tests = {**CLEAN, "igt@refgem_basic@mmap": {
+            "result": "fail", "err": "# timed out\n"}}
+        code, out = self.gate(tests, fails="refgem_basic@mmap,Fail\n",
+                              reasons="refgem_basic@,mapping of .* leaked\n")
+        self.assertEqual(code, 1)
+        self.assertIn("unexpected reason: refgem_basic@mmap", out)
+
+    def test_bad_reasons_line(self):
+        code, out = self.gate(CLEAN, reasons="no comma here\n")
+        self.assertEqual(code, 2, out)
+
     def test_unexpected_improvement(self):
         code, out = self.gate(CLEAN, fails="refgem_basic@mmap,Fail\n")
         self.assertEqual(code, 1)
