@@ -30,7 +30,7 @@ WERROR := $(if $(filter true 1,$(CI)),true,false)
 export KERNEL_IMAGE MODDIR KVER KERNEL_IMAGE_NEW MODDIR_NEW KVER_NEW
 
 .PHONY: all setup build driver driver-new userspace kselftests run test clean \
-	debug-kernel driver-debug kselftest
+	debug-kernel driver-debug kselftest ksft-dropin
 
 all: build
 
@@ -96,6 +96,10 @@ else
 	$(MAKE) -C kselftests OUTPUT=$(BUILD)/kselftests KSFT_DIR=$(KSFT_DIR) \
 		run_tests
 endif
+
+# Copy the kselftests, self-contained, into the kernel tree KTREE=.
+ksft-dropin:
+	tools/ksft-dropin.sh "$(or $(KTREE),$(error KTREE= names the kernel tree))"
 
 # The debug kernel and driver-debug are project-tests stages of their own.
 test: build
