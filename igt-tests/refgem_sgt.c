@@ -333,54 +333,36 @@ static void test_dma_bad_args(int fd)
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 }
 
-static void test_dma_read_sw(int fd)
+/*
+ * Device DMA by the software engine over the whole BO, one direction:
+ * REFGEM_DMA_TO_USER reads what the CPU wrote through mmap,
+ * REFGEM_DMA_FROM_USER writes what the CPU then reads. Twice: a second
+ * pass must not see the first pass's bytes.
+ */
+static void test_dma_sw(int fd, uint32_t op, uint32_t seed)
 {
+	bool to_user = op == REFGEM_DMA_TO_USER;
 	struct refgem_igt_counters before;
+	void *ptr, *buf, *src, *dst;
 	uint32_t handle;
-	void *ptr, *buf;
+	int pass;
 
 	refgem_igt_counters_get(&before);
 	handle = refgem_igt_create(fd, BULK_SIZE);
 	ptr = refgem_igt_map(fd, handle, BULK_SIZE);
 	buf = malloc(BULK_SIZE);
 	igt_assert(buf);
+	src = to_user ? ptr : buf;
+	dst = to_user ? buf : ptr;
 
-	/* Twice: a second pass must not see the first pass's bytes. */
-	gem_igt_fill(ptr, BULK_SIZE, 0, 400);
-	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
-		       BULK_SIZE, buf);
-	gem_igt_check(buf, BULK_SIZE, 0, 400, "device read of CPU writes");
-	gem_igt_fill(ptr, BULK_SIZE, 0, 401);
-	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
-		       BULK_SIZE, buf);
-	gem_igt_check(buf, BULK_SIZE, 0, 401, "device read of new CPU writes");
-
-	free(buf);
-	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	refgem_igt_counters_settled(&before);
-}
-
-static void test_dma_write_sw(int fd)
-{
-	struct refgem_igt_counters before;
-	uint32_t handle;
-	void *ptr, *buf;
-
-	refgem_igt_counters_get(&before);
-	handle = refgem_igt_create(fd, BULK_SIZE);
-	ptr = refgem_igt_map(fd, handle, BULK_SIZE);
-	buf = malloc(BULK_SIZE);
-	igt_assert(buf);
-
-	gem_igt_fill(buf, BULK_SIZE, 0, 410);
-	refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER, REFGEM_ENGINE_SW, 0,
-		       BULK_SIZE, buf);
-	gem_igt_check(ptr, BULK_SIZE, 0, 410, "CPU read of device writes");
-	gem_igt_fill(buf, BULK_SIZE, 0, 411);
-	refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER, REFGEM_ENGINE_SW, 0,
-		       BULK_SIZE, buf);
-	gem_igt_check(ptr, BULK_SIZE, 0, 411, "CPU read of new device writes");
+	for (pass = 0; pass < 2; pass++) {
+		gem_igt_fill(src, BULK_SIZE, 0, seed + pass);
+		refgem_igt_dma(fd, handle, op, REFGEM_ENGINE_SW, 0, BULK_SIZE,
+			       buf);
+		gem_igt_check(dst, BULK_SIZE, 0, seed + pass,
+			      to_user ? "device read of CPU writes" :
+			      "CPU read of device writes");
+	}
 
 	free(buf);
 	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
@@ -581,11 +563,11 @@ igt_main
 
 	igt_describe("Check that the device reads every page the CPU wrote through mmap (software engine).");
 	igt_subtest("dma-read-sw")
-		test_dma_read_sw(fd);
+		test_dma_sw(fd, REFGEM_DMA_TO_USER, 400);
 
 	igt_describe("Check that mmap shows every page the device wrote (software engine).");
 	igt_subtest("dma-write-sw")
-		test_dma_write_sw(fd);
+		test_dma_sw(fd, REFGEM_DMA_FROM_USER, 410);
 
 	igt_describe("Spot-check that the edu DMA engine reads what the CPU wrote.");
 	igt_subtest("dma-read-edu")

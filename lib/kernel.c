@@ -1,17 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * Raw readers of kernel state that oracles need (kernel log records since a
- * point, the taint mask, swiotlb's used slots, one device's refgem
- * counters) and module unload/load. No judgement here: callers decide.
+ * point, the taint mask, swiotlb's used slots) and module unload/load. No judgement here: callers decide.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "refgem.h"
@@ -87,35 +84,6 @@ int refgem_taint(unsigned long *taint)
 int refgem_swiotlb_used(long *slots)
 {
 	return read_long("/sys/kernel/debug/swiotlb/io_tlb_used", slots);
-}
-
-int refgem_device_counter(int fd, const char *name, long *val)
-{
-	char path[128], key[64];
-	struct stat st;
-	int ret = -ENOENT;
-	long v;
-	FILE *f;
-
-	if (fstat(fd, &st))
-		return -errno;
-	if (!S_ISCHR(st.st_mode))
-		return -ENOTTY;
-	/* debugfs names each DRM minor's directory by its number. */
-	snprintf(path, sizeof(path), "/sys/kernel/debug/dri/%u/refgem_counters",
-		 minor(st.st_rdev));
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fscanf(f, "%63s %ld", key, &v) == 2) {
-		if (!strcmp(key, name)) {
-			*val = v;
-			ret = 0;
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
 }
 
 int refgem_module_loaded(const char *name)

@@ -126,6 +126,12 @@ size_t refgem_pattern_check(const void *ptr, size_t len, uint32_t seed);
 /* Read counter @name; -ENOENT when absent, -errno when unreadable. */
 int refgem_counter(const char *name, long *val);
 
+/*
+ * Counter @name of the one device behind DRM fd @fd (debugfs
+ * dri/<minor>/refgem_counters); gone once the device is.
+ */
+int refgem_device_counter(int fd, const char *name, long *val);
+
 /* kmsg (lib/kmsg.c): write a marker line to /dev/kmsg for per-test dmesg splits. */
 int refgem_kmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -153,12 +159,6 @@ int refgem_taint(unsigned long *taint);
 
 /* swiotlb's used 2 KiB slots; -ENOENT when there is no swiotlb pool. */
 int refgem_swiotlb_used(long *slots);
-
-/*
- * Counter @name of the one device behind DRM fd @fd (debugfs
- * dri/<minor>/refgem_counters); gone once the device is.
- */
-int refgem_device_counter(int fd, const char *name, long *val);
 
 /* 1 when loadable module @name is loaded, 0 when not. */
 int refgem_module_loaded(const char *name);

@@ -117,8 +117,13 @@ else
 	done
 	kselftests=$suite/kselftest
 fi
-# The guest sees only the checkout and what is shared.
+# The guest sees the host's root read-only, but its /tmp is its own: the
+# checkout and what is outside it are shared (the kernel's modules only
+# from /tmp, e.g. REFGEM_CACHE=/tmp/...).
 shares=()
+case ${MODDIR:-}/ in
+/tmp/*) shares+=(--ro "$MODDIR") ;;
+esac
 for d in ${kselftests:+"$kselftests"} ${ko:+"$(dirname "$ko")"}; do
 	case $d/ in
 	"$top"/*) ;;
