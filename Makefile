@@ -15,7 +15,7 @@ BUILD := $(TOP)/build
 RUN_TARGETS := refgem-swiotlb refgem-iommu refgem-6.12 refgem-norevoke vgem
 # The debug kernel's targets: its build takes ~8-17 min once, then it is
 # cached, so `make run` leaves them to TARGETS=; `make test` runs them.
-DEBUG_TARGETS := refgem-debug refgem-debug-norevoke
+DEBUG_TARGETS := refgem-debug refgem-debug-norevoke refgem-debug-iommu
 TEST_TARGETS := $(or $(TARGETS),$(RUN_TARGETS) $(DEBUG_TARGETS))
 TARGETS ?= $(RUN_TARGETS)
 # make kselftest's target (a gate target's kernel, profile and refgem).

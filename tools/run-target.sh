@@ -66,10 +66,14 @@ refgem-6.12)	profile=swiotlb; params=
 # and the fault-injection test run too. kasan_multi_shot: KASAN reports
 # every bug, not only the first; a big log buffer keeps the whole boot.
 # -norevoke is the negative control: refgem leaves its mappings to the
-# devices it is unbound from, which DMA-API debug must report.
-refgem-debug|refgem-debug-norevoke)
+# devices it is unbound from, which DMA-API debug must report. -iommu is
+# the iommu profile (not in make test: ~9 min more).
+refgem-debug|refgem-debug-norevoke|refgem-debug-iommu)
 		profile=swiotlb; params=
-		[ "$target" = refgem-debug ] || params=revoke=0
+		case $target in
+		*-norevoke) params=revoke=0 ;;
+		*-iommu) profile=iommu ;;
+		esac
 		if [ -z "${KERNEL_IMAGE_DEBUG:-}" ]; then
 			eval "$(sed -n 's/^\([A-Z_]*\) := \(.*\)$/\1="\2"/p' \
 				"$top/build/debug-kernel.mk" 2>/dev/null)"
