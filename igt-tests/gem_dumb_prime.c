@@ -17,24 +17,6 @@ IGT_TEST_DESCRIPTION("PRIME export and import of GEM objects on any GEM driver, 
 
 #define BO_SIZE (256 << 10)
 
-static int export(int fd, uint32_t handle, uint32_t flags)
-{
-	int dmabuf = -1;
-
-	igt_assert_eq(refgem_prime_export(fd, handle, flags, &dmabuf), 0);
-	igt_assert_fd(dmabuf);
-	return dmabuf;
-}
-
-static uint32_t import(int fd, int dmabuf)
-{
-	uint32_t handle = 0;
-
-	igt_assert_eq(refgem_prime_import(fd, dmabuf, &handle), 0);
-	igt_assert(handle);
-	return handle;
-}
-
 static void *map_dmabuf(int dmabuf, size_t len, int prot)
 {
 	void *ptr = mmap(NULL, len, prot, MAP_SHARED, dmabuf, 0);
@@ -54,8 +36,8 @@ static void test_export_import(int fd)
 	ptr = gem_igt_dumb_map(fd, handle, BO_SIZE);
 	gem_igt_fill(ptr, BO_SIZE, 0, 200);
 
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
-	imported = import(fd2, dmabuf);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
+	imported = gem_igt_import(fd2, dmabuf);
 	close(dmabuf);
 
 	ptr2 = gem_igt_dumb_map(fd2, imported, BO_SIZE);
@@ -73,11 +55,11 @@ static void test_export_import(int fd)
 static void test_self_import(int fd)
 {
 	uint32_t handle = gem_igt_dumb(fd, BO_SIZE);
-	int dmabuf = export(fd, handle, DRM_CLOEXEC);
+	int dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 
 	/* Importing into the exporting file finds the handle it has. */
-	igt_assert_eq_u32(import(fd, dmabuf), handle);
-	igt_assert_eq_u32(import(fd, dmabuf), handle);
+	igt_assert_eq_u32(gem_igt_import(fd, dmabuf), handle);
+	igt_assert_eq_u32(gem_igt_import(fd, dmabuf), handle);
 
 	close(dmabuf);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
@@ -89,14 +71,14 @@ static void test_reimport(int fd)
 	uint32_t handle, first;
 
 	handle = gem_igt_dumb(fd, BO_SIZE);
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 
 	/* One object, one handle per file: a second import finds it. */
-	first = import(fd2, dmabuf);
-	igt_assert_eq_u32(import(fd2, dmabuf), first);
+	first = gem_igt_import(fd2, dmabuf);
+	igt_assert_eq_u32(gem_igt_import(fd2, dmabuf), first);
 	/* Exporting again gives the same dma-buf, which imports the same. */
-	again = export(fd, handle, DRM_CLOEXEC);
-	igt_assert_eq_u32(import(fd2, again), first);
+	again = gem_igt_export(fd, handle, DRM_CLOEXEC);
+	igt_assert_eq_u32(gem_igt_import(fd2, again), first);
 
 	close(again);
 	close(dmabuf);
@@ -116,8 +98,8 @@ static void test_importer_keeps_bo(int fd)
 	gem_igt_fill(ptr, BO_SIZE, 0, 210);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
 
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
-	imported = import(fd2, dmabuf);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
+	imported = gem_igt_import(fd2, dmabuf);
 	/* Drop the dma-buf and the exporter's handle and file. */
 	close(dmabuf);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
@@ -140,11 +122,11 @@ static void test_render_import(int fd)
 	gem_igt_fill(ptr, BO_SIZE, 0, 220);
 
 	/* PRIME is allowed on render nodes, and round-trips back. */
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
-	imported = import(render, dmabuf);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
+	imported = gem_igt_import(render, dmabuf);
 	close(dmabuf);
-	again = export(render, imported, DRM_CLOEXEC | DRM_RDWR);
-	reimported = import(fd, again);
+	again = gem_igt_export(render, imported, DRM_CLOEXEC | DRM_RDWR);
+	reimported = gem_igt_import(fd, again);
 	igt_assert_eq_u32(reimported, handle);
 
 	ptr2 = map_dmabuf(again, BO_SIZE, PROT_READ);
@@ -161,7 +143,7 @@ static void test_render_import(int fd)
 static void test_dmabuf_mmap_sync(int fd)
 {
 	uint32_t handle = gem_igt_dumb(fd, BO_SIZE);
-	int dmabuf = export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
+	int dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
 	void *gem = gem_igt_dumb_map(fd, handle, BO_SIZE);
 	void *buf = map_dmabuf(dmabuf, BO_SIZE, PROT_READ | PROT_WRITE);
 
@@ -188,7 +170,7 @@ static void test_dmabuf_mmap_sync(int fd)
 static void test_sync_bad_flags(int fd)
 {
 	uint32_t handle = gem_igt_dumb(fd, BO_SIZE);
-	int dmabuf = export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
+	int dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
 
 	/* Neither READ nor WRITE. */
 	igt_assert_eq(gem_igt_dmabuf_sync(dmabuf, 0), -EINVAL);
@@ -207,7 +189,7 @@ static void test_sync_bad_flags(int fd)
 static void test_dmabuf_readonly(int fd)
 {
 	uint32_t handle = gem_igt_dumb(fd, BO_SIZE);
-	int dmabuf = export(fd, handle, DRM_CLOEXEC);
+	int dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 	void *ptr;
 
 	/* Without DRM_RDWR the dma-buf file is read-only. */
@@ -227,7 +209,7 @@ static void test_dmabuf_mmap_offset(int fd)
 	const size_t page = gem_igt_page();
 	uint32_t handle = gem_igt_dumb(fd, 4 * page);
 	void *gem = gem_igt_dumb_map(fd, handle, 4 * page);
-	int dmabuf = export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
+	int dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
 	char *ptr;
 
 	gem_igt_fill(gem, 4 * page, 0, 235);
@@ -250,7 +232,7 @@ static void test_dmabuf_mmap_beyond(int fd)
 {
 	const size_t page = gem_igt_page();
 	uint32_t handle = gem_igt_dumb(fd, 4 * page);
-	int dmabuf = export(fd, handle, DRM_CLOEXEC);
+	int dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 	void *ptr;
 
 	/* Past the end, from the start or from an offset. */
@@ -274,7 +256,7 @@ static void test_llseek_size(int fd)
 		uint64_t size = (uint64_t)page << i;
 		uint32_t handle = gem_igt_dumb(fd, size);
 
-		dmabuf = export(fd, handle, DRM_CLOEXEC);
+		dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 		igt_assert_eq(refgem_bo_close(fd, handle), 0);
 		igt_assert_eq_s64(lseek(dmabuf, 0, SEEK_END), size);
 		/* SEEK_SET to 0 stays allowed, for SEEK_END-then-rewind. */
@@ -293,7 +275,7 @@ static void expect_lseek_einval(int dmabuf, off_t offset, int whence)
 static void test_llseek_bad(int fd)
 {
 	uint32_t handle = gem_igt_dumb(fd, BO_SIZE);
-	int dmabuf = export(fd, handle, DRM_CLOEXEC);
+	int dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 	expect_lseek_einval(dmabuf, -1, SEEK_END);
@@ -314,7 +296,7 @@ static void test_close_keeps_bo(int fd)
 
 	gem_igt_fill(ptr, BO_SIZE, 0, 240);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	dmabuf = export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 
 	/* The dma-buf alone holds the object now. */

@@ -108,6 +108,26 @@ static inline int gem_igt_open_render(int fd)
 	return fd2;
 }
 
+/* PRIME export of @handle; asserts success and returns the dma-buf fd. */
+static inline int gem_igt_export(int fd, uint32_t handle, uint32_t flags)
+{
+	int dmabuf = -1;
+
+	igt_assert_eq(refgem_prime_export(fd, handle, flags, &dmabuf), 0);
+	igt_assert_fd(dmabuf);
+	return dmabuf;
+}
+
+/* PRIME import of @dmabuf; asserts success and returns the handle. */
+static inline uint32_t gem_igt_import(int fd, int dmabuf)
+{
+	uint32_t handle = 0;
+
+	igt_assert_eq(refgem_prime_import(fd, dmabuf, &handle), 0);
+	igt_assert(handle);
+	return handle;
+}
+
 /* Skip unless the driver can create dumb buffers on @fd. */
 static inline void gem_igt_require_dumb(int fd)
 {

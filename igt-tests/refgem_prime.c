@@ -21,24 +21,6 @@ IGT_TEST_DESCRIPTION("PRIME between refgem devices and with vgem, checked by dev
 #define RACE_SECONDS 2
 #define RACE_CHILDREN 2
 
-static int export(int fd, uint32_t handle, uint32_t flags)
-{
-	int dmabuf = -1;
-
-	igt_assert_eq(refgem_prime_export(fd, handle, flags, &dmabuf), 0);
-	igt_assert_fd(dmabuf);
-	return dmabuf;
-}
-
-static uint32_t import(int fd, int dmabuf)
-{
-	uint32_t handle = 0;
-
-	igt_assert_eq(refgem_prime_import(fd, dmabuf, &handle), 0);
-	igt_assert(handle);
-	return handle;
-}
-
 static int open_vgem(void)
 {
 	int fd = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
@@ -59,8 +41,8 @@ static void test_cross_device_sw(int fd)
 	ptr = refgem_igt_map(fd, handle, BO_SIZE);
 	gem_igt_fill(ptr, BO_SIZE, 0, 600);
 
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
-	imported = import(other, dmabuf);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
+	imported = gem_igt_import(other, dmabuf);
 	close(dmabuf);
 	/* A second object on the importer, mapped for the importer. */
 	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 2);
@@ -98,8 +80,8 @@ static void test_cross_device_edu(int fd)
 	handle = refgem_igt_create(fd, BO_SIZE);
 	ptr = refgem_igt_map(fd, handle, BO_SIZE);
 	gem_igt_fill(ptr, BO_SIZE, 0, 610);
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
-	imported = import(other, dmabuf);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
+	imported = gem_igt_import(other, dmabuf);
 	close(dmabuf);
 
 	/* The importer's edu engine, through the import's mapping. */
@@ -133,8 +115,8 @@ static void test_same_device_import(int fd)
 	created = refgem_igt_counter("maps_created");
 
 	/* Within one device an import is the object itself: no copy. */
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
-	imported = import(fd2, dmabuf);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
+	imported = gem_igt_import(fd2, dmabuf);
 	close(dmabuf);
 	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 1);
 	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
@@ -161,8 +143,8 @@ static void test_vgem_to_refgem(int fd)
 				  PROT_READ | PROT_WRITE, &ptr), 0);
 	gem_igt_fill(ptr, BO_SIZE, 0, 620);
 
-	dmabuf = export(vgem, vhandle, DRM_CLOEXEC);
-	imported = import(fd, dmabuf);
+	dmabuf = gem_igt_export(vgem, vhandle, DRM_CLOEXEC);
+	imported = gem_igt_import(fd, dmabuf);
 	close(dmabuf);
 	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
 
@@ -198,8 +180,8 @@ static void test_refgem_to_vgem(int fd)
 	gem_igt_fill(ptr, BO_SIZE, 0, 630);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
 
-	dmabuf = export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
-	vhandle = import(vgem, dmabuf);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
+	vhandle = gem_igt_import(vgem, dmabuf);
 	igt_assert_eq(fstat(dmabuf, &st), 0);
 	close(dmabuf);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
@@ -208,7 +190,7 @@ static void test_refgem_to_vgem(int fd)
 	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 1);
 
 	/* vgem exports it back as the same dma-buf, contents intact. */
-	again = export(vgem, vhandle, DRM_CLOEXEC);
+	again = gem_igt_export(vgem, vhandle, DRM_CLOEXEC);
 	igt_assert_eq(fstat(again, &st2), 0);
 	igt_assert_eq_u64(st2.st_ino, st.st_ino);
 	ptr = mmap(NULL, BO_SIZE, PROT_READ, MAP_SHARED, again, 0);
@@ -237,7 +219,7 @@ static void test_close_keeps_bo(int fd)
 	gem_igt_fill(ptr, BO_SIZE, 0, 640);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
 	igt_assert_eq(refgem_sgt_map(fd, handle, -1, NULL), 0);
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 
 	/* The dma-buf holds the object and its device mapping... */
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
@@ -315,7 +297,7 @@ static void test_reimport_vs_close_race(int fd)
 	refgem_igt_counters_get(&before);
 	fd2 = gem_igt_reopen(fd);
 	handle = refgem_igt_create(fd2, 4096);
-	dmabuf = export(fd2, handle, DRM_CLOEXEC);
+	dmabuf = gem_igt_export(fd2, handle, DRM_CLOEXEC);
 
 	igt_fork(child, RACE_CHILDREN)
 		import_vs_close(fd2, dmabuf);
@@ -335,7 +317,7 @@ static void test_cross_import_vs_close_race(int fd)
 	refgem_igt_counters_get(&before);
 	other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
 	handle = refgem_igt_create(fd, 4096);
-	dmabuf = export(fd, handle, DRM_CLOEXEC);
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 
 	/*

@@ -96,6 +96,22 @@ static inline void rk_sleep_ms(long ms)
 
 /* Device handling: no assertions, errnos only (teardown uses them too). */
 
+/* A render node of refgem device @i, and its PCI address in @bdf. */
+static inline int rk_open_device(int i, char *bdf, size_t len)
+{
+	int fd = refgem_open_driver(REFGEM_DRIVER_NAME, REFGEM_NODE_RENDER, i);
+	int ret;
+
+	if (fd < 0)
+		return fd;
+	ret = refgem_fd_bdf(fd, bdf, len);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 static inline int rk_take_away(const char *bdf, enum rk_how how)
 {
 	char path[PATH_MAX];

@@ -53,11 +53,10 @@ FIXTURE_SETUP(prime)
 	if (n < 2)
 		SKIP(return, "needs two refgem devices, found %d", n);
 	for (i = 0; i < 2; i++) {
-		self->fd[i] = refgem_open_driver(REFGEM_DRIVER_NAME,
-						 REFGEM_NODE_RENDER, i);
-		ASSERT_LE(0, self->fd[i]);
-		ASSERT_EQ(0, refgem_fd_bdf(self->fd[i], self->bdf[i],
-					   sizeof(self->bdf[i])));
+		self->fd[i] = rk_open_device(i, self->bdf[i],
+					     sizeof(self->bdf[i]));
+		ASSERT_LE(0, self->fd[i]) TH_LOG("refgem device %d: %s", i,
+						 strerror(-self->fd[i]));
 	}
 }
 

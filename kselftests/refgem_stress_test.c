@@ -57,11 +57,10 @@ FIXTURE_SETUP(stress)
 	if (self->ndev > 2)
 		self->ndev = 2;
 	for (i = 0; i < self->ndev; i++) {
-		self->fd[i] = refgem_open_driver(REFGEM_DRIVER_NAME,
-						 REFGEM_NODE_RENDER, i);
-		ASSERT_LE(0, self->fd[i]);
-		ASSERT_EQ(0, refgem_fd_bdf(self->fd[i], self->bdf[i],
-					   sizeof(self->bdf[i])));
+		self->fd[i] = rk_open_device(i, self->bdf[i],
+					     sizeof(self->bdf[i]));
+		ASSERT_LE(0, self->fd[i]) TH_LOG("refgem device %d: %s", i,
+						 strerror(-self->fd[i]));
 	}
 }
 
