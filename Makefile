@@ -10,24 +10,24 @@
 
 TOP := $(CURDIR)
 BUILD := $(TOP)/build
-# Debian's kernels, refgem's negative control and the driver-agnostic tests
-# on vgem.
-RUN_TARGETS := refgem-swiotlb refgem-iommu refgem-6.12 refgem-norevoke vgem
-# The debug kernel's targets: its build takes ~8-17 min once, then it is
-# cached, so `make run` leaves them to TARGETS=; `make test` runs them.
-DEBUG_TARGETS := refgem-debug refgem-debug-norevoke refgem-debug-iommu
-TEST_TARGETS := $(or $(TARGETS),$(RUN_TARGETS) $(DEBUG_TARGETS))
-TARGETS ?= $(RUN_TARGETS)
+# Gate targets to run: names or groups of targets.toml (empty: group
+# "run" for make run, "test" for make test). The table is their one
+# definition; tools/refgem-targets reads it.
+TARGETS ?=
 # make kselftest's target (a gate target's kernel, profile and refgem).
 KSELFTEST_TARGET ?= refgem-swiotlb
-# What the debug targets need beyond `make build`.
-debug-deps = $(if $(filter refgem-debug%,$(1)),driver-debug)
 
 # -Werror for userspace in CI (CI=true), warnings only otherwise.
 WERROR := $(if $(filter true 1,$(CI)),true,false)
 
+# The set-up's paths (KDIR, KSFT_DIR, ...). In a fresh clone make runs the
+# set-up to write this file, then starts over with it read, so every
+# recipe sees them, whatever the first command is.
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+include $(BUILD)/config.mk
+else
 -include $(BUILD)/config.mk
-export KERNEL_IMAGE MODDIR KVER KERNEL_IMAGE_NEW MODDIR_NEW KVER_NEW
+endif
 
 .PHONY: all setup build driver driver-new userspace kselftests run test clean \
 	debug-kernel driver-debug kselftest ksft-dropin
@@ -35,7 +35,7 @@ export KERNEL_IMAGE MODDIR KVER KERNEL_IMAGE_NEW MODDIR_NEW KVER_NEW
 all: build
 
 # Idempotent: installs what is missing and writes build/config.mk.
-setup:
+setup $(BUILD)/config.mk:
 	@bash tools/setup.sh
 
 build: setup
@@ -78,20 +78,19 @@ kselftests:
 	$(MAKE) -C kselftests OUTPUT=$(BUILD)/kselftests KSFT_DIR=$(KSFT_DIR) \
 		CFLAGS="$(if $(filter true,$(WERROR)),-Werror)"
 
-# SHARD=I/N runs shard I of N of each target (tools/refgem-merge joins them).
-run: build $(call debug-deps,$(TARGETS))
-	@rc=0; for t in $(TARGETS); do \
-		SHARD=$(SHARD) tools/run-target.sh $$t || rc=1; \
-	done; exit $$rc
+# SHARD=I/N runs shard I of N of each target (tools/refgem-merge joins
+# them); JOBS=N runs N guests at a time (default: the cores). Targets on a
+# kernel that refgem builds (the debug kernel) make it first.
+run: build
+	@SHARD=$(SHARD) tools/refgem-targets run $(TARGETS)
 
 # The kselftests alone: in a guest of KSELFTEST_TARGET, judged and gated
 # like `make run` (results in results/<target>-kselftest), or with
 # ON_HOST=1 by lib.mk's runner on the running kernel (TAP on stdout; needs
 # root and refgem bound to both edu devices; unplug variants skip).
-kselftest: $(if $(filter 1 true,$(ON_HOST)),kselftests,build \
-		$(call debug-deps,$(KSELFTEST_TARGET)))
+kselftest: $(if $(filter 1 true,$(ON_HOST)),kselftests,build)
 ifeq ($(filter 1 true,$(ON_HOST)),)
-	@SUITES=kselftest tools/run-target.sh $(KSELFTEST_TARGET)
+	@SUITES=kselftest tools/refgem-targets run $(KSELFTEST_TARGET)
 else
 	$(MAKE) -C kselftests OUTPUT=$(BUILD)/kselftests KSFT_DIR=$(KSFT_DIR) \
 		run_tests
@@ -103,7 +102,7 @@ ksft-dropin:
 
 # The debug kernel and driver-debug are project-tests stages of their own.
 test: build
-	@TARGETS="$(TEST_TARGETS)" tools/project-tests
+	@TARGETS="$(TARGETS)" tools/project-tests
 
 clean:
 	-$(MAKE) -C driver KDIR=$(KDIR) clean

@@ -23,6 +23,7 @@ class Outcome:
     start: float
     end: float
     records: list = field(default_factory=list)
+    stopped: bool = False   # killed because on_poll asked
 
 
 class _Lines:
@@ -45,10 +46,12 @@ class _Lines:
 
 
 def run(argv, jobdir, limit, klog, *, merge_stderr=False, env=None,
-        on_poll=None):
+        on_poll=None, lines_from="out.txt"):
     """Run argv in jobdir's files; limit() gives the allowed seconds (asked
     again at every poll, so a caller may extend it once it knows more);
-    on_poll(lines, records) sees each batch of output lines and records."""
+    on_poll(lines, records) sees each batch of lines of lines_from (the
+    output, or "err.txt") and records; when it returns True the process
+    group is killed (Outcome.stopped)."""
     out_path = os.path.join(jobdir, "out.txt")
     with open(out_path, "wb") as out, \
             open(os.path.join(jobdir, "err.txt"), "wb") as err, \
@@ -64,7 +67,7 @@ def run(argv, jobdir, limit, klog, *, merge_stderr=False, env=None,
             (out if merge_stderr else err).write(
                 f"refgem-runner: cannot execute {argv[0]}: {e}\n".encode())
             return Outcome(127, False, False, start, time.time())
-        lines = _Lines(out_path) if on_poll else None
+        lines = _Lines(os.path.join(jobdir, lines_from)) if on_poll else None
         outcome = Outcome(0, False, False, start, start)
 
         def poll(final=False):
@@ -74,16 +77,18 @@ def run(argv, jobdir, limit, klog, *, merge_stderr=False, env=None,
             dmesg.flush()
             outcome.records += records
             if on_poll:
-                on_poll(lines.read(final), records)
+                return on_poll(lines.read(final), records)
+            return False
 
         while True:
             try:
                 proc.wait(POLL)
                 break
             except subprocess.TimeoutExpired:
-                poll()
-            if time.time() - start > limit():
-                outcome.timed_out = True
+                stop = poll()
+            if stop or time.time() - start > limit():
+                outcome.stopped = bool(stop)
+                outcome.timed_out = not stop
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:

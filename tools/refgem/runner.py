@@ -38,12 +38,15 @@ early), 2 on usage or setup errors.
 import argparse
 import os
 import signal
+import json
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
-from . import detectors, dmesg, expectations, igt, job, kunit, report, shard
+from . import (detectors, dmesg, expectations, igt, igt_batch, job, kunit,
+               report, shard)
 from .ksft import KselftestRun, whole_name
 from .results import Results, ResultsError, duration
 from .tap import TapParser
@@ -58,7 +61,7 @@ DIED = {
     "timeout": "the guest watchdog ended the guest while this test ran",
     "incomplete": "the guest ended while this test ran",
 }
-# run-target.sh starts each boot's part of the console log with this.
+# refgem/boot.py starts each boot's part of the console log with this.
 BOOT_HEADER = "==== boot "
 CONSOLE_TAIL = 60       # lines of a dead guest's console kept per test
 LISTED_ONLY = "refgem-runner: listed, but no --igt binary lists this test\n"
@@ -76,7 +79,14 @@ def parse_args(argv):
                         "unless --resume)")
     p.add_argument("--name", required=True, help="name of this run")
     p.add_argument("--igt", action="append", default=[], metavar="BIN",
-                   help="IGT binary; each subtest runs as its own job")
+                   help="IGT binary; its subtests run in one process, each "
+                        "its own test (igt_batch.py)")
+    p.add_argument("--one-process-per-subtest", action="store_true",
+                   help="run every IGT subtest in a process of its own")
+    p.add_argument("--subtests", metavar="FILE",
+                   help="JSON {binary: [subtest, ...]} listed elsewhere "
+                        "(the host; [] for a binary without subtests); "
+                        "binaries it lacks are listed here")
     p.add_argument("--kselftest", action="append", default=[], metavar="BIN",
                    help="kselftest_harness binary; runs whole, one job")
     p.add_argument("--timeout", type=float, default=60, metavar="SEC",
@@ -234,8 +244,8 @@ class Runner:
         provided = set()
         if self.args.detectors:
             cases.append(Case(LIVE, "live"))
-        for binary in self.args.igt:
-            subtests, failure = _list_subtests(binary, self.args.timeout)
+        listings = self._listings()
+        for binary, (subtests, failure) in zip(self.args.igt, listings):
             if failure:
                 cases.append(Case(igt.test_name(binary), "fixed",
                                   fixed=failure))
@@ -262,6 +272,30 @@ class Runner:
         if self.args.detectors:
             cases.append(Case(LEAK_CHECK, "leak-check"))
         return cases
+
+    def _listings(self):
+        """[(subtests, failure)] of each --igt binary: from --subtests when
+        it has the binary (listed on the host, where it takes
+        milliseconds instead of libigt's ~0.7 s start-up under TCG), else
+        listed here, side by side."""
+        known = {}
+        if self.args.subtests:
+            with open(self.args.subtests) as f:
+                known = json.load(f)
+        out = [None] * len(self.args.igt)
+
+        def one(i, binary):
+            if binary in known:
+                out[i] = (known[binary] or [None], None)
+            else:
+                out[i] = _list_subtests(binary, self.args.timeout)
+        threads = [threading.Thread(target=one, args=(i, b))
+                   for i, b in enumerate(self.args.igt)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return out
 
     def shard(self, cases):
         """(this shard's cases, the "shard" record), or (cases, None)."""
@@ -359,6 +393,9 @@ class Runner:
                 end = max(start, os.path.getmtime(out_path))
         what = DIED[as_result]
         case = shard.case_of(name)
+        if name.startswith("igt@") and \
+                self._settle_igt(name, err, as_result, console, boot, test):
+            return
         if case.startswith("kselftest@"):
             if name == case:
                 what = what.replace("this test", "this binary") + \
@@ -378,6 +415,38 @@ class Runner:
         res.set(name, as_result, start=start, end=end, out=out, err=err,
                 dmesg=dm, job=test.get("job"))
         self.interrupted.append(name)
+
+    def _settle_igt(self, name, err, as_result, console, boot, test):
+        """A batch's stderr may show that its incomplete subtest had
+        ended and the process had moved on before the guest died (the
+        runner polls): then the subtests with a result get it from there,
+        and the one that was running takes the blame. True if so."""
+        parts = name.split("@", 2)
+        if len(parts) < 3:
+            return False        # a binary without subtests
+        _, binary, sub = parts
+        seen = igt_batch.sentinels(err)
+        subs = [s for s, _ in seen]
+        if sub not in subs or subs.index(sub) == len(subs) - 1:
+            return False
+        res = self.results
+        start = end = test["time"]["start"]
+        running = None
+        for s, result in seen[subs.index(sub):]:
+            n = f"igt@{binary}@{s}"
+            if result is None:
+                running = n
+            elif res.tests.get(n, {}).get("result") in (
+                    None, "incomplete", "notrun"):
+                res.set(n, result, start=start, end=end, err="",
+                        out="refgem-runner: result read from its IGT "
+                        "process's stderr after the guest died; no kernel "
+                        "log\n", job=test.get("job"))
+        if running:
+            res.set(running, "incomplete", start=start, end=end,
+                    job=test.get("job"))
+            self._interrupted(running, as_result, console, boot)
+        return True
 
     def _settle_tap(self, whole, out, as_result, console, boot, jobname,
                     start, end):
@@ -408,12 +477,51 @@ class Runner:
         run = {"igt": self.run_igt_case, "kselftest": self.run_ksft_case,
                "kunit": self.run_kunit_case, "live": self.run_live,
                "leak-check": self.run_leak_check}
-        for case in todo:
-            go_on = run[case.kind](case, progress)
+        todo = list(todo)
+        while todo:
+            batch = self._batch(todo)
+            if len(batch) > 1:
+                del todo[:len(batch)]
+                unreached, go_on = self.run_igt_batch(batch, progress)
+                # Whatever a failure left in the process: one process
+                # each for the rest.
+                todo[:0] = [c for c in batch if c.argv[2] in unreached]
+                single = len(unreached)
+            else:
+                go_on = run[todo[0].kind](todo.pop(0), progress)
+                single = 0
             self.last_end = time.time()
             if not go_on:
                 return False
+            while single and go_on:
+                go_on = self.run_igt_case(todo.pop(0), progress)
+                single -= 1
+                self.last_end = time.time()
+            if not go_on:
+                return False
         return True
+
+    def _batch(self, todo):
+        """The cases at the head of todo that can share one IGT process:
+        subtests of one binary, none of them listed as flaky (a flaky
+        test is re-run alone)."""
+        if self.args.one_process_per_subtest:
+            return todo[:1]
+        batch = []
+        for case in todo:
+            if case.kind != "igt" or len(case.argv) != 3 or \
+                    self._flaky(case.name) or \
+                    (batch and case.argv[0] != batch[0].argv[0]):
+                break
+            batch.append(case)
+        return batch or todo[:1]
+
+    def run_igt_batch(self, batch, progress):
+        """(the subtests the process did not reach, go on with the run)."""
+        return igt_batch.IgtBatch(
+            batch[0].argv[0], [c.argv[2] for c in batch], self.results,
+            self.klog, self.allow, progress, self.args.timeout,
+            self.watch).run()
 
     def run_live(self, case, progress):
         """detectors@live: every detector is on in this boot. Checked in

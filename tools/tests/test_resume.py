@@ -10,25 +10,34 @@ import xml.etree.ElementTree as ET
 from refgem import results as res
 from refgem import runner
 
-from .test_runner import FAKE_KSFT, FakeKernelLog, RunnerBase
+from .test_runner import FAKE_KSFT, IGT_PRELUDE, FakeKernelLog, RunnerBase
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Every run appends its subtest to FAKE_STATE/ran; "die" logs a panic, as
 # the guest's last words before it goes.
-RESUME_IGT = r'''#!/usr/bin/python3
-import os, sys, time
-if sys.argv[1:] == ["--list-subtests"]:
-    print("a\nb\ndie\nc\nd")
-    sys.exit(0)
-name = sys.argv[2]
-with open(os.path.join(os.environ["FAKE_STATE"], "ran"), "a") as f:
-    f.write(name + "\n")
-if name == "die":
-    print("about to die", flush=True)
-    with open(os.environ["FAKE_KMSG"], "a") as f:
-        f.write("0,9,1000,-;Kernel panic - not syncing: sysrq triggered crash\n")
-    time.sleep(0.5)
+RESUME_IGT = IGT_PRELUDE + r'''
+def body(name):
+    with open(os.path.join(os.environ["FAKE_STATE"], "ran"), "a") as f:
+        f.write(name + "\n")
+    time.sleep(0.3)     # several of the runner's polls: it sees each end
+    if name == "die":
+        print("about to die", flush=True)
+        kmsg("0,9,1000,-;Kernel panic - not syncing: sysrq triggered crash")
+        time.sleep(0.5)
+        os._exit(0)     # a dead guest runs nothing more
+igt_main(["a", "b", "die", "c", "d"], body)
+'''
+
+# The guest dies while the runner has not yet seen subtest a's result nor
+# b's start (it polls every 50 ms): a's result is in the process's stderr.
+RACE_IGT = IGT_PRELUDE + r'''
+def body(name):
+    if name == "b":
+        kmsg("0,9,1000,-;Kernel panic - not syncing: sysrq triggered crash")
+        time.sleep(0.5)
+        os._exit(0)
+igt_main(["a", "b", "c"], body)
 '''
 
 
@@ -71,7 +80,7 @@ class ResumeTest(RunnerBase):
                           "igt@fake_resume@c": "notrun",
                           "igt@fake_resume@d": "notrun"})
         open(self.kmsg, "w").close()    # a fresh guest's kernel log
-        # run-target.sh has started the next boot's part already.
+        # boot.py has started the next boot's part already.
         console = self.fake("serial.log", "==== boot 1 (t) ====\nboot noise\n"
                             "Kernel panic - not syncing: sysrq triggered "
                             "crash\n==== boot 2 (t) ====\n")
@@ -107,6 +116,26 @@ class ResumeTest(RunnerBase):
             summary = f.read()
         self.assertIn("guest boots: 2", summary)
         self.assertIn("left igt@fake_resume@die -> crash", summary)
+
+    def test_batch_death_between_polls_blames_the_running_subtest(self):
+        igt = self.fake("fake_race", RACE_IGT)
+        with self.assertRaises(GuestDied):
+            self.run_tests("--igt", igt, klog=DyingKernelLog(self.kmsg,
+                                                             self.tainted))
+        doc = res.load(os.path.join(self.results, res.FILENAME))
+        # The runner never saw a's result: a is still the one running.
+        self.assertEqual(doc["tests"]["igt@fake_race@a"]["result"],
+                         "incomplete")
+        open(self.kmsg, "w").close()
+        _, out, doc = self.run_tests("--igt", igt, "--resume", "crash")
+        got = {n: t["result"] for n, t in doc["tests"].items()}
+        self.assertEqual(got, {"igt@fake_race@a": "pass",
+                               "igt@fake_race@b": "crash",
+                               "igt@fake_race@c": "pass"})
+        self.assertIn("read from its IGT process's stderr",
+                      doc["tests"]["igt@fake_race@a"]["out"])
+        self.assertEqual(doc["refgem"]["resumed"][0]["interrupted"],
+                         ["igt@fake_race@b"])
 
     def test_running_kselftest_binary_is_not_run_again(self):
         # What a guest whose watchdog fired in the middle of kselftest@ksft

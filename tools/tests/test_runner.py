@@ -10,41 +10,64 @@ import unittest
 
 from refgem import dmesg, runner
 
-FAKE_IGT = r'''#!/usr/bin/python3
+# What the fake IGT binaries share: IGT's subtest loop as igt_core runs it,
+# for --list-subtests and for --run-subtest with a comma-separated list
+# (the runner's batches): sentinels on stdout (and stderr with
+# IGT_SENTINEL_ON_STDERR), the kernel-log record before each subtest, and
+# the exit status of the worst result. body(name) returns 0, 77 or 98, or
+# exits the process itself, as a crash or an abort would.
+IGT_PRELUDE = r'''#!/usr/bin/python3
 import os, signal, sys, time
-SUBTESTS = ["pass", "fail", "skip", "warn", "crash", "hang", "dmesg", "taint"]
 def kmsg(line):
     with open(os.environ["FAKE_KMSG"], "a") as f:
         f.write(line + "\n")
-if sys.argv[1:] == ["--list-subtests"]:
-    print("\n".join(SUBTESTS))
-    sys.exit(0)
-assert sys.argv[1] == "--run-subtest"
-name = sys.argv[2]
-print(f"Starting subtest: {name}", flush=True)
-if os.environ.get("IGT_SENTINEL_ON_STDERR"):
-    print(f"Starting subtest: {name}", file=sys.stderr, flush=True)
-if name == "fail":
-    print("(fake:1) CRITICAL: Failed assertion: 0 == 1", file=sys.stderr)
-    sys.exit(98)
-if name == "skip":
-    print("Test requirement not met in function x, file y.c:1:")
-    sys.exit(77)
-if name == "warn":
-    print("(fake:1) WARNING: something odd", file=sys.stderr)
-if name == "crash":
-    os.kill(os.getpid(), signal.SIGSEGV)
-if name == "hang":
-    time.sleep(60)
-if name == "dmesg":
-    kmsg("4,1,1000,-;WARNING: CPU: 0 PID: 1 at refgem.c:1")
-    kmsg("4,2,1001,-;refgem: loading out-of-tree module taints kernel.")
-if name == "taint":
-    with open(os.environ["FAKE_TAINT"], "w") as f:
-        f.write(str(0x3000 | 0x200))
-print(f"Subtest {name}: SUCCESS (0.000s)")
-if os.environ.get("IGT_SENTINEL_ON_STDERR"):
-    print(f"Subtest {name}: SUCCESS (0.000s)", file=sys.stderr)
+def sentinel(text):
+    print(text, flush=True)
+    if os.environ.get("IGT_SENTINEL_ON_STDERR"):
+        print(text, file=sys.stderr, flush=True)
+def igt_main(subtests, body):
+    if sys.argv[1:] == ["--list-subtests"]:
+        print("\n".join(subtests))
+        sys.exit(0)
+    assert sys.argv[1] == "--run-subtest"
+    wanted = sys.argv[2].split(",")
+    binary = os.path.basename(sys.argv[0])
+    codes = []
+    for name in subtests:
+        if name not in wanted:
+            continue
+        sentinel(f"Starting subtest: {name}")
+        kmsg(f"14,0,0,-;[IGT] {binary}: starting subtest {name}")
+        code = body(name) or 0
+        codes.append(code)
+        word = {0: "SUCCESS", 77: "SKIP", 98: "FAIL"}[code]
+        sentinel(f"Subtest {name}: {word} (0.000s)")
+    sys.exit(98 if 98 in codes else 77 if codes and
+             all(c == 77 for c in codes) else 0)
+'''
+
+FAKE_IGT = IGT_PRELUDE + r'''
+def body(name):
+    if name == "fail":
+        print("(fake:1) CRITICAL: Failed assertion: 0 == 1", file=sys.stderr)
+        return 98
+    if name == "skip":
+        print("Test requirement not met in function x, file y.c:1:")
+        return 77
+    if name == "warn":
+        print("(fake:1) WARNING: something odd", file=sys.stderr)
+    if name == "crash":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if name == "hang":
+        time.sleep(60)
+    if name == "dmesg":
+        kmsg("4,1,1000,-;WARNING: CPU: 0 PID: 1 at refgem.c:1")
+        kmsg("4,2,1001,-;refgem: loading out-of-tree module taints kernel.")
+    if name == "taint":
+        with open(os.environ["FAKE_TAINT"], "w") as f:
+            f.write(str(0x3000 | 0x200))
+igt_main(["pass", "fail", "skip", "warn", "crash", "hang", "dmesg", "taint"],
+         body)
 '''
 
 FAKE_SIMPLE = r'''#!/usr/bin/python3
@@ -54,12 +77,11 @@ if sys.argv[1:] == ["--list-subtests"]:
 print("simple test ran")
 '''
 
-FAKE_ABORT = r'''#!/usr/bin/python3
-import sys
-if sys.argv[1:] == ["--list-subtests"]:
-    print("a\nb")
-    sys.exit(0)
-sys.exit(112 if sys.argv[2] == "a" else 0)
+FAKE_ABORT = IGT_PRELUDE + r'''
+def body(name):
+    if name == "a":
+        sys.exit(112)   # igt_abort_on_f(): no result line, straight out
+igt_main(["a", "b"], body)
 '''
 
 # Follows kselftest_harness.h 6.1: RUN line flushed before each test, result
@@ -184,6 +206,54 @@ class RunnerTest(RunnerBase):
         self.assertIn("verdict: FAIL", out.splitlines()[-1])
         for f in ("junit.xml", "summary.txt"):
             self.assertTrue(os.path.exists(os.path.join(self.results, f)))
+
+    def test_batch_is_single_mode_in_one_process(self):
+        """Subtests share a process until one fails; the rest run alone;
+        the results are those of one process per subtest."""
+        fake = self.fake("fake_igt", FAKE_IGT)
+        _, _, batch = self.run_tests("--igt", fake, "--timeout", "1")
+        with open(self.tainted, "w") as f:
+            f.write(str(0x3000))    # what subtest "taint" left
+        _, _, single = self.run_tests(
+            "--igt", fake, "--timeout", "1", "--one-process-per-subtest",
+            results=os.path.join(self.tmp, "single"))
+        strip = ("time", "job", "out", "err", "dmesg")
+        self.assertEqual(
+            {n: {k: v for k, v in t.items() if k not in strip}
+             for n, t in batch["tests"].items()},
+            {n: {k: v for k, v in t.items() if k not in strip}
+             for n, t in single["tests"].items()})
+        tests = batch["tests"]
+        jobs = {n.split("@")[-1]: t["job"] for n, t in tests.items()}
+        # pass and fail ran in one process; after the failure, one each.
+        self.assertEqual(jobs["pass"], jobs["fail"])
+        self.assertEqual(len({jobs[s] for s in ("fail", "skip", "warn",
+                                                "crash")}), 4)
+        self.assertIn("Subtest pass: SUCCESS", tests["igt@fake_igt@pass"]
+                      ["out"])
+        self.assertNotIn("Subtest fail", tests["igt@fake_igt@pass"]["out"])
+        self.assertIn("Failed assertion", tests["igt@fake_igt@fail"]["err"])
+        self.assertNotIn("Failed assertion", tests["igt@fake_igt@pass"]
+                         ["err"])
+        self.assertIn("[IGT] fake_igt: starting subtest fail",
+                      tests["igt@fake_igt@fail"]["dmesg"])
+        self.assertNotIn("starting subtest fail",
+                         tests["igt@fake_igt@pass"]["dmesg"])
+
+    def test_batch_splits_the_kernel_log(self):
+        """A warning logged by one subtest of a passing batch is that
+        subtest's only."""
+        fake = self.fake("fake_igt", FAKE_IGT)
+        lst = self.fake("list.txt", "fake_igt@pass\nfake_igt@dmesg\n"
+                                    "fake_igt@skip\n")
+        _, _, doc = self.run_tests("--igt", fake, "--list", lst)
+        tests = doc["tests"]
+        self.assertEqual(len({t["job"] for t in tests.values()}), 1)
+        self.assertEqual({n: t["result"] for n, t in tests.items()},
+                         {"igt@fake_igt@pass": "pass",
+                          "igt@fake_igt@skip": "skip",
+                          "igt@fake_igt@dmesg": "dmesg-warn"})
+        self.assertNotIn("WARNING", tests["igt@fake_igt@skip"]["dmesg"])
 
     def test_list_and_skips(self):
         fake = self.fake("fake_igt", FAKE_IGT)
