@@ -44,11 +44,14 @@ build: setup
 driver:
 	$(MAKE) -C driver KDIR=$(KDIR) W=1
 
-# The same sources for Debian's 6.12, in a copy: Kbuild builds in place.
+# A copy of the driver's sources in $(1), for another kernel: Kbuild
+# builds in place. Copies keep their times, so a rebuild is incremental.
+copy-driver = mkdir -p $(1) && git ls-files driver | sed 's|^driver/||' | \
+	(cd driver && xargs cp -p -u --parents -t $(1))
+
+# The same sources for Debian's 6.12.
 driver-new:
-	@rm -rf $(BUILD)/driver-new && mkdir -p $(BUILD)/driver-new
-	@git ls-files driver | sed 's|^driver/||' | \
-		(cd driver && xargs cp --parents -t $(BUILD)/driver-new)
+	@$(call copy-driver,$(BUILD)/driver-new)
 	$(MAKE) -C $(BUILD)/driver-new KDIR=$(KDIR_NEW) W=1
 
 # refgem's debug kernel (kernel/debug.config), cached after the first build;
@@ -59,9 +62,7 @@ debug-kernel:
 # refgem.ko and refgem_kunit.ko for the debug kernel, in a copy like
 # driver-new. KDIR_DEBUG comes from the file debug-kernel just wrote.
 driver-debug: debug-kernel
-	@rm -rf $(BUILD)/driver-debug && mkdir -p $(BUILD)/driver-debug
-	@git ls-files driver | sed 's|^driver/||' | \
-		(cd driver && xargs cp --parents -t $(BUILD)/driver-debug)
+	@$(call copy-driver,$(BUILD)/driver-debug)
 	$(MAKE) -C $(BUILD)/driver-debug W=1 \
 		KDIR=$$(sed -n 's/^KDIR_DEBUG := //p' $(BUILD)/debug-kernel.mk)
 

@@ -126,6 +126,10 @@ class KernelLog:
         self._rfd = os.open(kmsg, os.O_RDONLY | os.O_NONBLOCK)
         os.lseek(self._rfd, 0, os.SEEK_END)
 
+    def fileno(self):
+        """Readable (select) when new records are there to drain."""
+        return self._rfd
+
     def drain(self):
         """Every record logged since the last drain, without blocking."""
         records = []

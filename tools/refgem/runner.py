@@ -695,6 +695,15 @@ def _note(outcome, timeout):
     return ""
 
 
+def _uptime():
+    """Seconds since the kernel started, as a string ("?" if unknown)."""
+    try:
+        with open("/proc/uptime") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "?"
+
+
 def _read(path):
     with open(path, encoding="utf-8", errors="replace") as f:
         return f.read()
@@ -754,6 +763,8 @@ def main(argv=None, klog=None, detector_root="/", boot_log=None):
             expectations.ExpectationError) as e:
         print(f"refgem-run-tests: {e}", file=sys.stderr)
         return 2
+    print(f"refgem-run-tests: {len(todo)} cases to run, from "
+          f"{_uptime()} s after the kernel started", flush=True)
     results.meta["complete"] = runner.run(todo)
     results.write()
     print(report.write(args.results), end="", flush=True)
