@@ -187,7 +187,7 @@ class IgtBatch:
         return mine
 
     def _record(self, sub, result, records, start, end, note=""):
-        err = split_output(_read(os.path.join(
+        err = split_output(job.read_text(os.path.join(
             self.results.job_dir(self.job), "err.txt"))).get(sub, "")
         if result == "pass" and igt.extra_stderr(err):
             result = "warn"
@@ -263,7 +263,7 @@ class IgtBatch:
     def _cut_output(self):
         """Each settled subtest's own part of the batch's out (stdout
         reaches its file in blocks: only now is all of it there)."""
-        outs = split_output(_read(os.path.join(
+        outs = split_output(job.read_text(os.path.join(
             self.results.job_dir(self.job), "out.txt")))
         for sub in self.settled:
             test = self.results.tests[self.name(sub)]
@@ -276,11 +276,3 @@ def _ended(outcome, timeout):
     if outcome.returncode < 0:
         return f"killed by signal {-outcome.returncode}"
     return f"the process exited with status {outcome.returncode}"
-
-
-def _read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""

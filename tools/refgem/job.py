@@ -32,6 +32,15 @@ class Outcome:
     stopped: bool = False   # killed because on_poll asked
 
 
+def read_text(path):
+    """A job's file as text ("" when it is not there)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 class _Lines:
     """Complete lines appended to a file since the last call."""
 

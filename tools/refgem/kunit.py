@@ -223,8 +223,8 @@ class KunitRun:
             ignored=dmesg.IGNORED_TAINT | TAINT_TEST)
         result, warnings, note, _ = self.watch.judge(result, warnings,
                                                      leftover, state)
-        out = _read(os.path.join(jobdir, "out.txt")) + \
-            _read(os.path.join(jobdir, "err.txt"))
+        out = job.read_text(os.path.join(jobdir, "out.txt")) + \
+            job.read_text(os.path.join(jobdir, "err.txt"))
         for what, why in problems:
             out += f"refgem-runner: {why}\n"
         if problems:
@@ -253,11 +253,3 @@ class KunitRun:
         except (OSError, subprocess.TimeoutExpired) as e:
             problems.append(("fail", f"rmmod failed: {e}"))
         return self.klog.drain()
-
-
-def _read(path):
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""

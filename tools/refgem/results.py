@@ -96,8 +96,8 @@ def _write_atomically(path, text):
     guest writes through 9p with cache=none, so every write is in the
     host's page cache when it returns and survives the guest (a panic,
     the watchdog, QEMU killed); only the host's own crash would lose it,
-    and then the run is lost anyway. An fsync there costs ~40 ms a write
-    under TCG, twice per test."""
+    and then the run is lost anyway. fsync made each write a round trip
+    to the host's disk, twice per test."""
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

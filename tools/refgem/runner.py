@@ -387,7 +387,7 @@ class Runner:
         jobdir = res.job_dir(test["job"]) if "job" in test else None
         if jobdir and os.path.isdir(jobdir):
             out_path = os.path.join(jobdir, "out.txt")
-            out, err, dm = (_read_if(os.path.join(jobdir, f)) for f in
+            out, err, dm = (job.read_text(os.path.join(jobdir, f)) for f in
                             ("out.txt", "err.txt", "dmesg.txt"))
             if os.path.exists(out_path):
                 end = max(start, os.path.getmtime(out_path))
@@ -623,8 +623,8 @@ class Runner:
         timeout = self.args.timeout
         outcome = job.run(argv, jobdir, lambda: timeout, self.klog,
                           env={**os.environ, **igt.SENTINEL_ENV})
-        out = _read(os.path.join(jobdir, "out.txt"))
-        err = _read(os.path.join(jobdir, "err.txt"))
+        out = job.read_text(os.path.join(jobdir, "out.txt"))
+        err = job.read_text(os.path.join(jobdir, "err.txt"))
         raw = igt.result_from_exit(outcome.returncode, outcome.timed_out)
         result = "warn" if raw == "pass" and igt.extra_stderr(err) else raw
         out += _note(outcome, timeout)
@@ -704,24 +704,12 @@ def _uptime():
         return "?"
 
 
-def _read(path):
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return f.read()
-
-
-def _read_if(path):
-    try:
-        return _read(path)
-    except OSError:
-        return ""
-
-
 def _console_tail(path, boot):
     """The end of boot's part of a console log (all of it if the log has
     no BOOT_HEADER lines)."""
     if not path:
         return ""
-    text = "\n" + _read_if(path)
+    text = "\n" + job.read_text(path)
     start = text.find(f"\n{BOOT_HEADER}{boot} ")
     if start >= 0:
         end = text.find("\n" + BOOT_HEADER, start + 1)

@@ -58,6 +58,7 @@ def table(command, done, total, jobs, previous):
         verdict = "pass" if d.rc == 0 else f"FAIL (status {d.rc})"
         lines.append(f"== {command}: {d.name:<{width}} {verdict:<16} "
                      f"{d.wall:6.0f}s{was(old)}")
+    same = set(prev) == {d.name for d in done}
     lines.append(f"== {command}: total {total:.0f}s wall, {jobs} at a time"
-                 + was(previous.get("total")))
+                 + was(previous.get("total") if same else None))
     return lines

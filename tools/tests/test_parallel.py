@@ -79,6 +79,10 @@ class TimesTest(unittest.TestCase):
             self.assertIn("(previous run 10s)", lines[0])
             self.assertIn("FAIL (status 1)", lines[1])
             self.assertIn("total 11s wall, 2 at a time", lines[-1])
+            self.assertIn("(previous run 12s)", lines[-1])
+            # Another set of stages: their totals do not compare.
+            other = times.table("run", done[:1], 3.0, 1, prev)
+            self.assertNotIn("previous", other[-1])
 
     def test_unusable_record_is_ignored(self):
         with tempfile.TemporaryDirectory() as d:
