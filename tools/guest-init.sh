@@ -33,7 +33,7 @@ finish() {
 	echo "$1" >/state/exit-status.tmp && mv /state/exit-status.tmp /state/exit-status
 	dmesg >/state/dmesg.txt
 	sync
-	echo "refgem-vm: exit $1"
+	echo "refgem-vm: exit $1 at $(cut -d" " -f1 /proc/uptime) s of uptime"
 	# isa-debug-exit ends QEMU with status 2 * value + 1.
 	printf "\\$(printf %o $(($1 & 0x7f)))" | dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
 	poweroff -f

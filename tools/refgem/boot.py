@@ -91,6 +91,12 @@ class Setup(Exception):
     pass
 
 
+def guess(target):
+    """Seconds a target might take, before any run has timed it: a tenth
+    of its watchdog (long for the debug kernel's targets)."""
+    return target.vm_timeout / 10
+
+
 def run_name(target, opts):
     name = target.name + (f"-{opts.suites}" if opts.suites else "")
     if opts.shard:

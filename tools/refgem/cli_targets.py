@@ -74,7 +74,7 @@ def target_jobs(chosen, opts, estimates):
     for t in chosen:
         name = boot.run_name(t, opts)
         jobs.append(parallel.Job(
-            name=name, estimate=estimates.get(name, 0.0),
+            name=name, estimate=estimates.get(name, boot.guess(t)),
             fn=lambda out, t=t: boot.run(t, opts, out)))
     return jobs
 
