@@ -42,12 +42,16 @@ def igt_main(subtests, body):
         codes.append(code)
         word = {0: "SUCCESS", 77: "SKIP", 98: "FAIL"}[code]
         sentinel(f"Subtest {name}: {word} (0.000s)")
+        if code == 98:
+            time.sleep(1)   # the runner's time to stop a failed batch
     sys.exit(98 if 98 in codes else 77 if codes and
              all(c == 77 for c in codes) else 0)
 '''
 
 FAKE_IGT = IGT_PRELUDE + r'''
 def body(name):
+    with open(os.environ.get("FAKE_RAN", os.devnull), "a") as f:
+        f.write(name + "\n")
     if name == "fail":
         print("(fake:1) CRITICAL: Failed assertion: 0 == 1", file=sys.stderr)
         return 98
@@ -211,7 +215,16 @@ class RunnerTest(RunnerBase):
         """Subtests share a process until one fails; the rest run alone;
         the results are those of one process per subtest."""
         fake = self.fake("fake_igt", FAKE_IGT)
+        ran = os.path.join(self.tmp, "ran")
+        self.env(FAKE_RAN=ran)
         _, _, batch = self.run_tests("--igt", fake, "--timeout", "1")
+        with open(ran) as f:
+            # The batch stopped at the failure: each of the rest ran once,
+            # alone.
+            self.assertEqual(f.read().split(), [
+                "pass", "fail", "skip", "warn", "crash", "hang", "dmesg",
+                "taint"])
+        os.unlink(ran)
         with open(self.tainted, "w") as f:
             f.write(str(0x3000))    # what subtest "taint" left
         _, _, single = self.run_tests(
