@@ -20,7 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from . import report
+from . import igt, report
 from .results import FILENAME, ResultsError, load, pending
 from .targets import TOP, TargetError
 
@@ -164,9 +164,9 @@ def list_subtests(bins, path):
                                stdin=subprocess.DEVNULL)
         except (OSError, subprocess.TimeoutExpired):
             continue
-        names = list(dict.fromkeys(l.strip() for l in p.stdout.splitlines()
-                                   if l.strip()))
-        if p.returncode == 0 or (p.returncode == 79 and not names):
+        names = igt.parse_subtest_list(p.stdout)
+        if p.returncode == igt.EXIT_SUCCESS or \
+                (p.returncode == igt.EXIT_INVALID and not names):
             found[b] = names
     with open(path, "w") as f:
         json.dump(found, f)

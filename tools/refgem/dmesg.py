@@ -117,6 +117,11 @@ def read_all(kmsg=KMSG):
         os.close(fd)
 
 
+def format_records(records):
+    """Records as kernel-log text, one line each."""
+    return "".join(r.format() + "\n" for r in records)
+
+
 class KernelLog:
     """New /dev/kmsg records since it was opened, markers, and the taint."""
 

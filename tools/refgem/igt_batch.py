@@ -42,10 +42,6 @@ def kmsg_marker(binary, subtest):
     return f"[IGT] {os.path.basename(binary)}: starting subtest {subtest}"
 
 
-def _format(records):
-    return "".join(r.format() + "\n" for r in records)
-
-
 def split_output(text):
     """{subtest: its part of a batch's out or err}: from its start line
     (or, for one IGT skipped without starting it, its result line) to the
@@ -199,7 +195,7 @@ class IgtBatch:
             result, warnings, records, self.state, pending=self.records)
         self.settled[sub] = result
         self.results.set(self.name(sub), result, start=start, end=end,
-                         out=note + dnote, err=err, dmesg=_format(records),
+                         out=note + dnote, err=err, dmesg=dmesg.format_records(records),
                          job=self.job, warnings=warnings)
         self.dirty = True
         self.progress(self.name(sub), result, end - start)
@@ -228,7 +224,7 @@ class IgtBatch:
                 # judged, so that the failure keeps its own result.
                 test["dmesg"] += ("refgem-runner: logged after this "
                                   "subtest's result, by subtests that run "
-                                  "again alone:\n" + _format(rest))
+                                  "again alone:\n" + dmesg.format_records(rest))
             else:
                 # The process's exit: the last subtest owns it, as it
                 # would own its own process's exit in single mode.
@@ -239,7 +235,7 @@ class IgtBatch:
                 if warnings:
                     test["dmesg-warnings"] = test.get("dmesg-warnings", "") \
                         + "".join(w + "\n" for w in warnings)
-                test["dmesg"] += _format(rest)
+                test["dmesg"] += dmesg.format_records(rest)
         if last and not died_under and not self.failed and \
                 raw not in GOOD and raw != "fail":
             # Every subtest reported, then the process crashed, hung or

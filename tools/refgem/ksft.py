@@ -37,10 +37,6 @@ def whole_name(binary):
     return "kselftest@" + os.path.basename(binary)
 
 
-def _format(records):
-    return "".join(r.format() + "\n" for r in records)
-
-
 class KselftestRun:
     def __init__(self, binary, results, klog, allow, progress, only=None,
                  watch=None):
@@ -137,7 +133,7 @@ class KselftestRun:
             return
         self.recorded.add(name)
         self.results.set(name, result, start=start, end=end, out=out,
-                         dmesg=_format(records), job=self.job,
+                         dmesg=dmesg.format_records(records), job=self.job,
                          warnings=warnings)
         self.results.write()
         self.progress(name, result, end - start)

@@ -127,10 +127,6 @@ def split_records(records, cases):
     return parts
 
 
-def _format(records):
-    return "".join(r.format() + "\n" for r in records)
-
-
 class KunitRun:
     def __init__(self, module, results, klog, allow, watch, progress,
                  timeout, debugfs=DEBUGFS):
@@ -210,7 +206,7 @@ class KunitRun:
                 result, warnings, recs, None, counters=False)
             name = f"kunit@{suite}@{case.name}"
             res.set(name, result, start=outcome.start, end=outcome.end,
-                    out=case.out + note, dmesg=_format(recs), job=jobname,
+                    out=case.out + note, dmesg=dmesg.format_records(recs), job=jobname,
                     warnings=warnings)
             res.write()
             self.progress(name, result, outcome.end - outcome.start)
@@ -234,7 +230,7 @@ class KunitRun:
             res.remove(self.whole)
         else:
             res.set(self.whole, result, start=start, end=end, out=out + note,
-                    dmesg=_format(leftover), job=jobname, warnings=warnings)
+                    dmesg=dmesg.format_records(leftover), job=jobname, warnings=warnings)
             self.progress(self.whole, result, end - start)
         res.meta.setdefault("kunit", []).append(self.whole)
         res.write()

@@ -480,23 +480,17 @@ class Runner:
         todo = list(todo)
         while todo:
             batch = self._batch(todo)
+            del todo[:len(batch)]
             if len(batch) > 1:
-                del todo[:len(batch)]
                 unreached, go_on = self.run_igt_batch(batch, progress)
                 # Whatever a failure left in the process: one process
                 # each for the rest.
-                todo[:0] = [c for c in batch if c.argv[2] in unreached]
-                single = len(unreached)
+                for case in batch:
+                    if go_on and case.argv[2] in unreached:
+                        go_on = self.run_igt_case(case, progress)
             else:
-                go_on = run[todo[0].kind](todo.pop(0), progress)
-                single = 0
+                go_on = run[batch[0].kind](batch[0], progress)
             self.last_end = time.time()
-            if not go_on:
-                return False
-            while single and go_on:
-                go_on = self.run_igt_case(todo.pop(0), progress)
-                single -= 1
-                self.last_end = time.time()
             if not go_on:
                 return False
         return True
@@ -562,7 +556,7 @@ class Runner:
                                                      records, state)
         end = time.time()
         res.set(case.name, result, start=start, end=end, out=out + note,
-                dmesg="".join(r.format() + "\n" for r in records),
+                dmesg=dmesg.format_records(records),
                 warnings=warnings)
         res.write()
         progress(case.name, result, end - start)
