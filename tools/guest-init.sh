@@ -69,10 +69,27 @@ done
 mkdir -p "$R$STATE"
 mount --bind /state "$R$STATE" || finish 125
 
+# Where every task is, for a hang's post-mortem: the kernel's hung-task
+# detector ignores killable sleeps (a 9p request, for one), so this is the
+# only record of them. Written to tmpfs first: the share may be what hangs.
+dump_tasks() {
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		read -r stat <"$t/stat" 2>/dev/null || continue
+		echo "== ${t#/proc/} $(echo "$stat" | cut -d" " -f1-5)"
+		echo "wchan $(cat "$t/wchan" 2>/dev/null)"
+		cat "$t/stack" 2>/dev/null
+	done >/tasks.txt
+	echo l >/proc/sysrq-trigger
+	# The tasks that sleep uninterruptibly (D), in short, on the console.
+	awk '/^== /{d = ($0 ~ / \) D /)} d' /tasks.txt | head -n 200
+	cp /tasks.txt /state/tasks.txt
+}
+
 # Guest watchdog: a hung job still ends with a status and the logs.
 (
 	sleep "$WATCHDOG"
 	echo "refgem-vm: guest watchdog fired after $WATCHDOG s"
+	dump_tasks
 	finish 124
 ) &
 

@@ -274,9 +274,9 @@ def run(target, opts, out, top=TOP):
         # The guest's logs belong with its results, whatever happened.
         _append(os.path.join(state, "serial.log"),
                 os.path.join(results, "serial.log"))
-        _append(os.path.join(state, "dmesg.txt"),
-                os.path.join(results, "dmesg.txt"),
-                f"==== boot {boot} ({name}) ====\n")
+        for log in ("dmesg.txt", "tasks.txt"):
+            _append(os.path.join(state, log), os.path.join(results, log),
+                    f"==== boot {boot} ({name}) ====\n")
         d = decide(progress_of(results), rc, boot, timeout,
                    vm_timeout=vm_timeout, max_restarts=opts.max_restarts,
                    run_timeout=opts.run_timeout,

@@ -30,6 +30,37 @@ class Outcome:
     end: float
     records: list = field(default_factory=list)
     stopped: bool = False   # killed because on_poll asked
+    where: str = ""         # the group's tasks when killed (see where())
+
+
+def where(pgid, proc="/proc"):
+    """Each task of process group pgid: its state, wait channel and kernel
+    stack. For a test that has to be killed this is the only record of
+    where it hung: the kernel's hung-task detector ignores killable sleeps
+    (a 9p request, for one)."""
+    out = []
+    for pid in sorted((p for p in os.listdir(proc) if p.isdigit()), key=int):
+        stat = read_text(os.path.join(proc, pid, "stat"))
+        # The fields after "(comm)": state, ppid, pgrp.
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) < 3 or fields[2] != str(pgid):
+            continue
+        tasks = os.path.join(proc, pid, "task")
+        try:
+            tids = sorted(os.listdir(tasks), key=int)
+        except (OSError, ValueError):
+            continue
+        for tid in tids:
+            t = os.path.join(tasks, tid)
+            tstat = read_text(os.path.join(t, "stat"))
+            comm = tstat[tstat.find("("):tstat.rfind(")") + 1]
+            state = tstat[tstat.rfind(")") + 2:].split()[:1]
+            out.append(f"  task {pid}/{tid} {comm} state "
+                       f"{''.join(state) or '?'} wchan "
+                       f"{read_text(os.path.join(t, 'wchan')) or '?'}\n")
+            out += [f"    {l}\n" for l in
+                    read_text(os.path.join(t, "stack")).splitlines()]
+    return "".join(out)
 
 
 def read_text(path):
@@ -109,6 +140,8 @@ def run(argv, jobdir, limit, klog, *, merge_stderr=False, env=None,
                     continue
                 outcome.stopped = stop
                 outcome.timed_out = not stop
+                if not stop:
+                    outcome.where = "where its tasks were:\n" + where(proc.pid)
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -117,6 +150,7 @@ def run(argv, jobdir, limit, klog, *, merge_stderr=False, env=None,
                     proc.wait(KILL_WAIT)
                 except subprocess.TimeoutExpired:
                     outcome.stuck = True
+                    outcome.where += ("after SIGKILL:\n" + where(proc.pid))
                 break
         finally:
             wake.close()

@@ -51,6 +51,7 @@ class KselftestRun:
         self.job = None
         self.started = {}       # TAP name -> when its RUN line was seen
         self.done = []          # (TapTest, end) still waiting for records
+        self.last_news = None   # when the binary last printed or logged
         self.records = []       # kernel records not given to a test yet
         self.taint = 0
         self.only = only        # None, or the only test names to record
@@ -61,12 +62,15 @@ class KselftestRun:
     def _mine(self, name):
         return self.only is None or name in self.only
 
-    def run(self, limit):
-        """Run the binary; limit(plan) gives its time budget once the TAP
-        plan is known (plan is None before). False if it could not be
-        killed, and the run should stop."""
+    def run(self, budget):
+        """Run the binary, killing it once it has printed nothing and the
+        kernel has logged nothing for budget seconds (the harness prints
+        each test's RUN line as the test starts and kills a test after its
+        own timeout, so this catches a test or harness that cannot be
+        stopped). False if it could not be killed, and the run should
+        stop."""
         self.job = self.results.new_job()
-        start = time.time()
+        start = self.last_news = time.time()
         if self._mine(self.whole):
             self.results.set(self.whole, "incomplete", start=start, end=start,
                              job=self.job)
@@ -75,12 +79,19 @@ class KselftestRun:
         self.state = self.watch.sample()
         self.klog.mark(f"refgem-runner: starting {self.whole}")
         outcome = job.run([self.binary], self.results.job_dir(self.job),
-                          lambda: limit(self.tap.plan), self.klog,
+                          lambda: self.last_news - start + budget, self.klog,
                           merge_stderr=True, on_poll=self._poll)
         self._finish(outcome)
         return not outcome.stuck
 
+    @property
+    def quiet(self):
+        """Seconds since the binary's last line or kernel record."""
+        return time.time() - self.last_news
+
     def _poll(self, lines, records):
+        if lines or records:
+            self.last_news = time.time()
         self.records += records
         for line in lines:
             before = self.tap.plan, self.tap.running
@@ -171,7 +182,8 @@ class KselftestRun:
         if outcome.timed_out:
             stuck = ", and it did not die" if outcome.stuck else ""
             return "timeout", (f"killed after {outcome.end - outcome.start:.0f}s"
-                               f"{stuck}")
+                               f"{stuck}, {self.quiet:.0f}s after its last "
+                               f"line\n{outcome.where}").rstrip("\n")
         if rc < 0:
             return "crash", f"killed by signal {-rc} ({signal.strsignal(-rc)})"
         if tap.running:

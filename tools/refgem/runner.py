@@ -92,8 +92,9 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=60, metavar="SEC",
                    help="per test (default 60)")
     p.add_argument("--kselftest-timeout", type=float, metavar="SEC",
-                   help="per kselftest binary (default: --timeout times "
-                        "its planned tests)")
+                   help="a kselftest binary is killed after this long "
+                        "without a line or a kernel record (default: twice "
+                        "--timeout)")
     p.add_argument("--list", metavar="FILE",
                    help="run only these IGT tests: one name per line "
                         "(igt@bin@sub or bin@sub), # comments")
@@ -569,9 +570,11 @@ class Runner:
                               os.path.join(self.root,
                                            kunit.DEBUGFS.lstrip("/"))).run()
 
-    def _ksft_limit(self, plan):
-        return (self.args.kselftest_timeout
-                or self.args.timeout * max(1, plan or 1))
+    def _ksft_budget(self):
+        # Twice the per-test time: the harness's own per-test timeout
+        # (kselftests/'s RK_TIMEOUT is the runner's default) must get to
+        # report first.
+        return self.args.kselftest_timeout or 2 * self.args.timeout
 
     def _note_attempts(self, name, attempts):
         test = self.results.tests[name]
@@ -649,7 +652,7 @@ class Runner:
         tests = self.results.tests
         ks = KselftestRun(binary, self.results, self.klog, self.allow,
                           progress, watch=self.watch)
-        stuck = not ks.run(self._ksft_limit)
+        stuck = not ks.run(self._ksft_budget())
         flaky = sorted(n for n in ks.recorded if n != ks.whole and
                        self._flaky(n) and tests[n]["result"] not in GOOD)
         attempts = {n: [{"result": tests[n]["result"], "job": ks.job}]
@@ -660,7 +663,7 @@ class Runner:
             ks = KselftestRun(binary, self.results, self.klog, self.allow,
                               _AttemptProgress(attempt), only=set(flaky),
                               watch=self.watch)
-            stuck = not ks.run(self._ksft_limit)
+            stuck = not ks.run(self._ksft_budget())
             for n in flaky:
                 attempts[n].append({"result": tests[n]["result"]
                                     if n in ks.recorded else "notrun",
@@ -681,7 +684,8 @@ def _note(outcome, timeout):
     """The runner's line on how a process ended, unless it just exited."""
     if outcome.timed_out:
         stuck = ", and it did not die" if outcome.stuck else ""
-        return f"refgem-runner: killed after {timeout:g}s timeout{stuck}\n"
+        return (f"refgem-runner: killed after {timeout:g}s timeout{stuck}\n"
+                + outcome.where)
     if outcome.returncode < 0:
         sig = -outcome.returncode
         return (f"refgem-runner: killed by signal {sig} "

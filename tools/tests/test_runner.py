@@ -108,6 +108,8 @@ for n, name in enumerate(["bo.noisy", "bo.quiet", "bo.skipper"], 1):
         os.kill(os.getpid(), signal.SIGKILL)
     if name == "bo.quiet" and MODE == "ksft_hang":
         time.sleep(60)
+    if MODE == "ksft_slow":
+        time.sleep(0.5)
     time.sleep(0.15)
     if name == "bo.skipper":
         pending = f"#      SKIP      no iommu\n#            OK  {name}\nok {n} # SKIP no iommu\n"
@@ -317,6 +319,19 @@ class RunnerTest(RunnerBase):
         self.assertEqual(got, {"kselftest@ksft_hang@bo.noisy": "dmesg-warn",
                                "kselftest@ksft_hang@bo.quiet": "timeout",
                                "kselftest@ksft_hang": "timeout"})
+        # Where it hung is recorded before the kill.
+        out = doc["tests"]["kselftest@ksft_hang@bo.quiet"]["out"]
+        self.assertIn("after its last line\nwhere its tasks were:\n", out)
+        self.assertRegex(out, r"task \d+/\d+ \(ksft_hang\) state S wchan ")
+
+    def test_kselftest_budget_is_per_quiet_spell(self):
+        """A binary that goes on printing outlives its budget."""
+        _, _, doc = self.run_tests("--kselftest", self.fake("ksft_slow", FAKE_KSFT),
+                                   "--kselftest-timeout", "1.5")
+        got = {n: t["result"] for n, t in doc["tests"].items()}
+        self.assertEqual(got, {"kselftest@ksft_slow@bo.noisy": "dmesg-warn",
+                               "kselftest@ksft_slow@bo.quiet": "pass",
+                               "kselftest@ksft_slow@bo.skipper": "skip"})
 
     def test_missing_binaries_are_results(self):
         missing = os.path.join(self.tmp, "nope")
