@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -265,6 +266,175 @@ static void test_dma_creates_mapping(int fd)
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
+
+/*
+ * First use of fresh objects by many threads at once: every caller must
+ * see the one mapping, made once. A lookup whose check is not repeated
+ * under the object's lock maps twice (two listings, two counts).
+ */
+#define RACE_THREADS	8
+#define RACE_BOS	32
+#define RACE_SIZE	(64 << 10)
+
+enum race_op { RACE_MAP, RACE_DMA, RACE_FAULT, RACE_EXPORT, RACE_CLOSE };
+
+static const char *const race_op_name[] = {
+	[RACE_MAP] = "SGT_MAP", [RACE_DMA] = "DMA", [RACE_FAULT] = "fault",
+	[RACE_EXPORT] = "PRIME export", [RACE_CLOSE] = "GEM_CLOSE",
+};
+
+struct race {
+	int fd, fd2;
+	uint32_t handle[RACE_BOS];
+	uint32_t other[RACE_BOS];	/* the same objects in fd2 */
+	void *map[RACE_BOS];
+	enum race_op op[RACE_THREADS];
+	pthread_barrier_t go;
+	struct race_slot {
+		int ret;
+		struct drm_refgem_sgt_map m;
+	} slot[RACE_BOS][RACE_THREADS];
+};
+
+struct race_thread {
+	struct race *r;
+	int t;
+};
+
+static int race_one(struct race *r, int bo, enum race_op op,
+		    struct drm_refgem_sgt_map *m)
+{
+	volatile uint8_t *page = r->map[bo];
+	uint8_t buf[64];
+	int dmabuf, ret;
+
+	switch (op) {
+	case RACE_MAP:
+		return refgem_sgt_map(r->fd, r->handle[bo], -1, m);
+	case RACE_DMA:
+		return refgem_dma(r->fd, r->handle[bo], REFGEM_DMA_TO_USER,
+				  REFGEM_ENGINE_SW, 0, sizeof(buf), buf);
+	case RACE_FAULT:
+		page[RACE_SIZE - 1] = page[0] + 1;
+		return 0;
+	case RACE_EXPORT:
+		ret = refgem_prime_export(r->fd, r->handle[bo], DRM_CLOEXEC,
+					  &dmabuf);
+		if (!ret)
+			close(dmabuf);
+		return ret;
+	case RACE_CLOSE:
+		return refgem_bo_close(r->fd2, r->other[bo]);
+	}
+	return -EINVAL;
+}
+
+static void *race_thread(void *arg)
+{
+	struct race_thread *rt = arg;
+	struct race *r = rt->r;
+	int bo;
+
+	for (bo = 0; bo < RACE_BOS; bo++) {
+		struct race_slot *slot = &r->slot[bo][rt->t];
+
+		pthread_barrier_wait(&r->go);
+		slot->ret = race_one(r, bo, r->op[rt->t], &slot->m);
+	}
+	return NULL;
+}
+
+static void test_first_use_race(int fd, const enum race_op *ops)
+{
+	struct race_thread rt[RACE_THREADS];
+	pthread_t thread[RACE_THREADS];
+	struct refgem_igt_counters before;
+	struct drm_refgem_sgt_map after;
+	long created;
+	struct race *r;
+	int bo, t, dmabuf;
+
+	r = calloc(1, sizeof(*r));
+	igt_assert(r);
+	r->fd = fd;
+	r->fd2 = gem_igt_reopen(fd);
+	memcpy(r->op, ops, sizeof(r->op));
+	refgem_igt_counters_get(&before);
+	created = refgem_igt_counter("maps_created");
+	for (bo = 0; bo < RACE_BOS; bo++) {
+		r->handle[bo] = refgem_igt_create(fd, RACE_SIZE);
+		r->map[bo] = refgem_igt_map(fd, r->handle[bo], RACE_SIZE);
+		dmabuf = gem_igt_export(fd, r->handle[bo], DRM_CLOEXEC);
+		r->other[bo] = gem_igt_import(r->fd2, dmabuf);
+		close(dmabuf);
+	}
+	/* Importing a refgem object into refgem maps nothing yet. */
+	igt_assert_eq(refgem_igt_counter("maps_created"), created);
+
+	igt_assert_eq(pthread_barrier_init(&r->go, NULL, RACE_THREADS), 0);
+	for (t = 0; t < RACE_THREADS; t++) {
+		rt[t] = (struct race_thread){ r, t };
+		igt_assert_eq(pthread_create(&thread[t], NULL, race_thread,
+					     &rt[t]), 0);
+	}
+	for (t = 0; t < RACE_THREADS; t++)
+		igt_assert_eq(pthread_join(thread[t], NULL), 0);
+	pthread_barrier_destroy(&r->go);
+
+	for (bo = 0; bo < RACE_BOS; bo++) {
+		const struct drm_refgem_sgt_map *first = NULL;
+		int made = 0;
+
+		for (t = 0; t < RACE_THREADS; t++) {
+			const struct race_slot *slot = &r->slot[bo][t];
+
+			igt_assert_f(slot->ret == 0,
+				     "object %d, thread %d: %s failed: %s\n",
+				     bo, t, race_op_name[r->op[t]],
+				     strerror(-slot->ret));
+			if (r->op[t] != RACE_MAP)
+				continue;
+			made += !!(slot->m.status & REFGEM_SGT_CREATED);
+			if (!first)
+				first = &slot->m;
+			igt_assert_f(slot->m.nents == first->nents &&
+				     slot->m.dma_len == first->dma_len &&
+				     slot->m.bounced == first->bounced,
+				     "object %d: callers saw different mappings (%u/%u segments)\n",
+				     bo, slot->m.nents, first->nents);
+		}
+		igt_assert_f(made <= 1,
+			     "object %d: %d SGT_MAP calls each created the mapping\n",
+			     bo, made);
+		/* Whoever came first, the mapping now exists, once. */
+		sgt_map(fd, r->handle[bo], &after);
+		igt_assert_eq_u32(after.status, 0);
+		igt_assert_eq_u64(after.dma_len, RACE_SIZE);
+		if (first)
+			igt_assert_eq_u32(after.nents, first->nents);
+	}
+	igt_assert_eq(refgem_igt_counter("maps_created"), created + RACE_BOS);
+	igt_assert_eq(refgem_igt_counter("maps_live"),
+		      before.maps_live + RACE_BOS);
+
+	for (bo = 0; bo < RACE_BOS; bo++) {
+		munmap(r->map[bo], RACE_SIZE);
+		igt_assert_eq(refgem_bo_close(fd, r->handle[bo]), 0);
+	}
+	close(r->fd2);
+	free(r);
+	refgem_igt_counters_settled(&before);
+}
+
+static const enum race_op race_map_only[RACE_THREADS] = {
+	RACE_MAP, RACE_MAP, RACE_MAP, RACE_MAP,
+	RACE_MAP, RACE_MAP, RACE_MAP, RACE_MAP,
+};
+
+static const enum race_op race_mixed[RACE_THREADS] = {
+	RACE_MAP, RACE_MAP, RACE_MAP, RACE_DMA,
+	RACE_DMA, RACE_FAULT, RACE_EXPORT, RACE_CLOSE,
+};
 
 static int dma_raw(int fd, struct drm_refgem_dma arg)
 {
@@ -556,6 +726,14 @@ igt_main
 	igt_describe("Check that the first device transfer creates the mapping.");
 	igt_subtest("dma-creates-mapping")
 		test_dma_creates_mapping(fd);
+
+	igt_describe("Check that threads making the first SGT_MAP of the same objects at once share one mapping.");
+	igt_subtest("first-map-race")
+		test_first_use_race(fd, race_map_only);
+
+	igt_describe("Check that SGT_MAP, DMA, mmap faults, PRIME export and closing another handle racing as first use make one mapping.");
+	igt_subtest("first-use-race")
+		test_first_use_race(fd, race_mixed);
 
 	igt_describe("Check that the DMA ioctl refuses bad arguments before moving data.");
 	igt_subtest("dma-bad-args")
