@@ -243,6 +243,104 @@ static void test_segments(int fd)
 	refgem_igt_counters_settled(&before);
 }
 
+/*
+ * Transfers at, up to and across every page boundary of a multi-segment
+ * mapping: a segment starts at some page boundary, and which ones the
+ * software engine cannot tell us, so it tries them all. The edu engine
+ * refuses a range across segments (EINVAL) before it touches user memory
+ * (EFAULT for a NULL pointer), which finds the boundaries at no transfer
+ * cost; there must be nents - 1 of them.
+ */
+#define BOUNDARY_SIZE ((512 + 8) << 10)
+
+static void dma_check(int fd, uint32_t handle, uint32_t engine,
+		      const uint8_t *cpu, uint64_t off, uint64_t len)
+{
+	uint8_t buf[64];
+
+	igt_assert(len <= sizeof(buf));
+	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, engine, off, len, buf);
+	igt_assert_f(!memcmp(buf, cpu + off, len),
+		     "%s engine: [%#llx, +%llu) differs from the CPU's view\n",
+		     engine == REFGEM_ENGINE_EDU ? "edu" : "sw",
+		     (unsigned long long)off, (unsigned long long)len);
+}
+
+static void dma_poke(int fd, uint32_t handle, uint32_t engine,
+		     uint8_t *shadow, uint64_t off, uint64_t len)
+{
+	uint64_t i;
+
+	for (i = 0; i < len; i++)
+		shadow[off + i] = ~shadow[off + i] ^ (uint8_t)i;
+	refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER, engine, off, len,
+		       shadow + off);
+}
+
+static void test_segment_boundaries(int fd)
+{
+	const uint64_t page = gem_igt_page(), size = BOUNDARY_SIZE;
+	struct refgem_igt_counters before;
+	struct drm_refgem_sgt_map m;
+	uint64_t b, first = 0;
+	unsigned int crossings = 0;
+	uint8_t *cpu, *shadow;
+	uint32_t handle;
+	int ret;
+
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, size);
+	cpu = refgem_igt_map(fd, handle, size);
+	gem_igt_fill(cpu, size, 0, 0xb0b0);
+	shadow = malloc(size);
+	igt_assert(shadow);
+	memcpy(shadow, cpu, size);
+	sgt_map(fd, handle, &m);
+	igt_info("%u segments of at most %#llx bytes\n", m.nents,
+		 (unsigned long long)m.max_segment);
+
+	for (b = page; b < size; b += page) {
+		ret = refgem_dma(fd, handle, REFGEM_DMA_FROM_USER,
+				 REFGEM_ENGINE_EDU, b - 1, 2, NULL);
+		igt_assert_f(ret == -EINVAL || ret == -EFAULT,
+			     "edu probe across %#llx: %s\n",
+			     (unsigned long long)b, strerror(-ret));
+		if (ret == -EINVAL && !crossings++)
+			first = b;
+
+		/* Starting at, ending at and straddling the boundary. */
+		dma_check(fd, handle, REFGEM_ENGINE_SW, shadow, b, 7);
+		dma_check(fd, handle, REFGEM_ENGINE_SW, shadow, b - 7, 7);
+		dma_poke(fd, handle, REFGEM_ENGINE_SW, shadow, b - 4, 8);
+		dma_check(fd, handle, REFGEM_ENGINE_SW, shadow, b - 5, 10);
+	}
+	igt_assert_f(crossings == m.nents - 1,
+		     "the edu engine sees %u segment boundaries, SGT_MAP %u segments\n",
+		     crossings, m.nents);
+	/* The first and the last byte of the object. */
+	dma_check(fd, handle, REFGEM_ENGINE_SW, shadow, 0, 1);
+	dma_check(fd, handle, REFGEM_ENGINE_SW, shadow, size - 1, 1);
+	dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, size - 1, 1);
+
+	if (crossings) {
+		/* The device itself, at the first boundary: each side. */
+		dma_poke(fd, handle, REFGEM_ENGINE_EDU, shadow, first, 32);
+		dma_poke(fd, handle, REFGEM_ENGINE_EDU, shadow, first - 32, 32);
+		dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, first, 64);
+		dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, first - 64, 64);
+	} else {
+		igt_info("one segment: no boundary for the edu engine\n");
+	}
+	/* Every write landed where it was aimed, and nowhere else. */
+	igt_assert_f(!memcmp(shadow, cpu, size),
+		     "the CPU's view differs from the transfers made\n");
+
+	free(shadow);
+	munmap(cpu, size);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	refgem_igt_counters_settled(&before);
+}
+
 static void test_dma_creates_mapping(int fd)
 {
 	struct refgem_igt_counters before;
@@ -722,6 +820,10 @@ igt_main
 	igt_describe("Check the mapping's segments against the object's size and the device's limit.");
 	igt_subtest("segments")
 		test_segments(fd);
+
+	igt_describe("Check transfers that start at, end at and straddle every segment boundary, and the object's last byte.");
+	igt_subtest("segment-boundaries")
+		test_segment_boundaries(fd);
 
 	igt_describe("Check that the first device transfer creates the mapping.");
 	igt_subtest("dma-creates-mapping")
