@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Take a refgem device away while its BOs are shared through dma-bufs:
- * with another refgem device as importer or exporter, with vgem as the
- * exporter, and closing what is left in different orders afterwards. Only
+ * with another refgem device as importer or exporter, with vgem, udmabuf
+ * or a DMA heap as the exporter, and closing what is left in different orders afterwards. Only
  * the mappings of the device that went away may go; the other side keeps
  * working and every CPU mapping keeps its data (see refgem_ksft.h for the
  * oracles every test checks).
@@ -13,8 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include <linux/dma-heap.h>
+#include <linux/udmabuf.h>
 
 #include "kselftest_harness.h"
 #include "refgem_ksft.h"
@@ -27,6 +31,7 @@ FIXTURE(prime) {
 	char bdf[2][32];
 	int fd[2];		/* [0] the exporter, [1] the importer */
 	int vgem;
+	int memfd;		/* udmabuf's backing memory */
 	int dmabuf[2];
 	void *dmabuf_map[2];
 	uint64_t dmabuf_size[2];
@@ -44,7 +49,7 @@ FIXTURE_SETUP(prime)
 {
 	int i, n;
 
-	self->vgem = -1;
+	self->vgem = self->memfd = -1;
 	for (i = 0; i < 2; i++)
 		self->fd[i] = self->dmabuf[i] = -1;
 	if (!rk_begin(_metadata, &self->o, variant->name))
@@ -75,6 +80,8 @@ FIXTURE_TEARDOWN(prime)
 	}
 	if (self->vgem >= 0)
 		close(self->vgem);
+	if (self->memfd >= 0)
+		close(self->memfd);
 	for (i = 0; i < 2; i++) {
 		if (!self->bdf[i][0])
 			continue;
@@ -313,6 +320,123 @@ TEST_F_TIMEOUT(prime, vgem_import, RK_TIMEOUT)
 	close_fd(&self->vgem);
 	RK_GIVE_BACK(self->bdf[0], variant->how);
 	rk_check_io_back(_metadata, &self->o);
+}
+
+/*
+ * Scenario 4b: a dma-buf of another kind of exporter, imported and mapped
+ * by refgem; self->dmabuf[0] is it, self->bo[0].map its pages as the CPU
+ * sees them. DRM exporters (and udmabuf, on these kernels) let the dma-buf
+ * core cache an attachment's mapping and drop it at detach; a DMA heap's
+ * exporter maps when asked and unmaps only when asked. So only with the
+ * latter does a revocation that detaches without unmapping leak the
+ * mapping. The pages keep their data throughout.
+ */
+static void foreign_import(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(prime) *self,
+			   const FIXTURE_VARIANT(prime) *variant,
+			   const char *what)
+{
+	struct rk_held held = { 0 };
+	uint32_t imported;
+	long before, slots;
+	void *again;
+
+	refgem_pattern_fill(self->bo[0].map, BO_SIZE, 0x7d7d);
+	before = rk_io();
+	ASSERT_EQ(0, refgem_prime_import(self->fd[0], self->dmabuf[0],
+					 &imported));
+	slots = before < 0 ? 0 : rk_io() - before;
+	TH_LOG("the mapping of the %s import holds %ld swiotlb slots", what,
+	       slots);
+	rk_sgt_map(_metadata, self->fd[0], imported, false);
+	rk_check_device_view(_metadata, self->fd[0], imported, BO_SIZE, 0x7d7d,
+			     REFGEM_ENGINE_SW);
+	rk_device_write(_metadata, self->fd[0], imported, BO_SIZE, 0x7e7e);
+	RK_EXPECT_PATTERN(self->bo[0].map, BO_SIZE, 0x7e7e,
+			  "the exporter's pages after refgem's DMA");
+	rk_held_add(&held, 1, "import handle %u of a %s", imported, what);
+
+	rk_pre(_metadata, &self->o);
+	RK_TAKE_AWAY(self->bdf[0], variant->how);
+	/* The attachment's mapping is gone now, not at the last close. */
+	rk_check_taken(_metadata, &self->o, &held, 0, 0, variant->how);
+
+	RK_EXPECT_PATTERN(self->bo[0].map, BO_SIZE, 0x7e7e,
+			  "the exporter's pages after the take-away");
+	refgem_pattern_fill(self->bo[0].map, BO_SIZE, 0x7f7f);
+	ASSERT_EQ(0, refgem_mmap(self->dmabuf[0], 0, BO_SIZE, PROT_READ,
+				 &again));
+	RK_EXPECT_PATTERN(again, BO_SIZE, 0x7f7f, "a new mmap of the dma-buf");
+	munmap(again, BO_SIZE);
+
+	close_fd(&self->fd[0]);
+	rk_check_closed(_metadata, &self->o, 0, 0, 0);
+	close_fd(&self->dmabuf[0]);
+	rk_bo_unmap(&self->bo[0]);
+	close_fd(&self->memfd);
+	RK_GIVE_BACK(self->bdf[0], variant->how);
+	rk_check_io_back(_metadata, &self->o);
+}
+
+/* A udmabuf: memfd pages, the memfd mapped for the CPU. */
+TEST_F_TIMEOUT(prime, udmabuf_import, RK_TIMEOUT)
+{
+	struct udmabuf_create create = {
+		.flags = UDMABUF_FLAGS_CLOEXEC,
+		.size = BO_SIZE,
+	};
+	int dev;
+
+	if (_metadata->skip)
+		return;
+	dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (dev < 0)
+		SKIP(return, "no /dev/udmabuf (CONFIG_UDMABUF): %s",
+		     strerror(errno));
+	self->memfd = memfd_create("refgem-udmabuf",
+				   MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	ASSERT_LE(0, self->memfd) TH_LOG("memfd_create: %s", strerror(errno));
+	ASSERT_EQ(0, ftruncate(self->memfd, BO_SIZE));
+	/* udmabuf wants the memfd unable to shrink under it. */
+	ASSERT_EQ(0, fcntl(self->memfd, F_ADD_SEALS, F_SEAL_SHRINK));
+	create.memfd = self->memfd;
+	self->dmabuf[0] = ioctl(dev, UDMABUF_CREATE, &create);
+	close(dev);
+	ASSERT_LE(0, self->dmabuf[0]) TH_LOG("UDMABUF_CREATE: %s",
+					     strerror(errno));
+	self->bo[0].size = BO_SIZE;
+	self->bo[0].map = mmap(NULL, BO_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, self->memfd, 0);
+	ASSERT_NE(MAP_FAILED, self->bo[0].map) {
+		self->bo[0].map = NULL;
+	}
+	foreign_import(_metadata, self, variant, "udmabuf");
+}
+
+/* A buffer of the system DMA heap, mapped for the CPU through its dma-buf. */
+TEST_F_TIMEOUT(prime, heap_import, RK_TIMEOUT)
+{
+	struct dma_heap_allocation_data alloc = {
+		.len = BO_SIZE,
+		.fd_flags = O_RDWR | O_CLOEXEC,
+	};
+	int heap;
+
+	if (_metadata->skip)
+		return;
+	heap = open("/dev/dma_heap/system", O_RDONLY | O_CLOEXEC);
+	if (heap < 0)
+		SKIP(return, "no /dev/dma_heap/system (CONFIG_DMABUF_HEAPS_SYSTEM): %s",
+		     strerror(errno));
+	ASSERT_EQ(0, ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &alloc)) {
+		close(heap);
+	}
+	close(heap);
+	self->dmabuf[0] = alloc.fd;
+	ASSERT_EQ(0, refgem_mmap(self->dmabuf[0], 0, BO_SIZE,
+				 PROT_READ | PROT_WRITE, &self->bo[0].map));
+	self->bo[0].size = BO_SIZE;
+	foreign_import(_metadata, self, variant, "DMA heap buffer");
 }
 
 /* Scenario 8: what is closed, in order, after the take-away. */
