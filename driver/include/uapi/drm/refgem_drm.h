@@ -106,8 +106,10 @@ struct drm_refgem_sgt_map {
  * bounce buffers included), with the dma_sync calls a device transfer
  * needs. REFGEM_ENGINE_EDU makes the edu device's DMA engine do the
  * transfer, bouncing through the driver-owned scratch table; its range
- * must lie in one DMA segment and be at most REFGEM_EDU_MAX_LEN bytes
- * (E2BIG), and takes about 100 ms.
+ * must be at most REFGEM_EDU_MAX_LEN bytes (E2BIG) and lie in one DMA
+ * segment (EINVAL), and takes about 100 ms. Every argument is checked
+ * before user memory is touched: a bad range is its errno, not EFAULT,
+ * whatever @user_ptr is.
  *
  * @handle: in; ENOENT if it names no BO of this file.
  * @op: in, REFGEM_DMA_TO_USER or REFGEM_DMA_FROM_USER, else EINVAL.
