@@ -249,9 +249,11 @@ static void test_segments(int fd)
  * software engine cannot tell us, so it tries them all. The edu engine
  * refuses a range across segments (EINVAL) before it touches user memory
  * (EFAULT for a NULL pointer), which finds the boundaries at no transfer
- * cost; there must be nents - 1 of them.
+ * cost; there must be nents - 1 of them, and the device reads each side
+ * of each.
  */
-#define BOUNDARY_SIZE ((512 + 8) << 10)
+/* Past one swiotlb segment (256 KiB): at least two segments. */
+#define BOUNDARY_SIZE ((256 + 8) << 10)
 
 static void dma_check(int fd, uint32_t handle, uint32_t engine,
 		      const uint8_t *cpu, uint64_t off, uint64_t len)
@@ -305,8 +307,14 @@ static void test_segment_boundaries(int fd)
 		igt_assert_f(ret == -EINVAL || ret == -EFAULT,
 			     "edu probe across %#llx: %s\n",
 			     (unsigned long long)b, strerror(-ret));
-		if (ret == -EINVAL && !crossings++)
-			first = b;
+		if (ret == -EINVAL) {
+			/* The device itself reads each side of it. */
+			dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, b, 64);
+			dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, b - 64,
+				  64);
+			if (!crossings++)
+				first = b;
+		}
 
 		/* Starting at, ending at and straddling the boundary. */
 		dma_check(fd, handle, REFGEM_ENGINE_SW, shadow, b, 7);
@@ -323,11 +331,11 @@ static void test_segment_boundaries(int fd)
 	dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, size - 1, 1);
 
 	if (crossings) {
-		/* The device itself, at the first boundary: each side. */
+		/* And writes each side of the first one. */
 		dma_poke(fd, handle, REFGEM_ENGINE_EDU, shadow, first, 32);
 		dma_poke(fd, handle, REFGEM_ENGINE_EDU, shadow, first - 32, 32);
-		dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, first, 64);
-		dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, first - 64, 64);
+		dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, first, 32);
+		dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, first - 32, 32);
 	} else {
 		igt_info("one segment: no boundary for the edu engine\n");
 	}
