@@ -268,8 +268,7 @@ class IgtBatch:
 
 def _ended(outcome, timeout):
     if outcome.timed_out:
-        return (f"killed after {timeout:g}s without a subtest ending\n"
-                + outcome.where).rstrip("\n")
+        return outcome.killed(f"{timeout:g}s without a subtest ending")
     if outcome.returncode < 0:
         return f"killed by signal {-outcome.returncode}"
     return f"the process exited with status {outcome.returncode}"

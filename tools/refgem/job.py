@@ -32,6 +32,13 @@ class Outcome:
     stopped: bool = False   # killed because on_poll asked
     where: str = ""         # the group's tasks when killed (see where())
 
+    def killed(self, after, where=True):
+        """The one wording of a kill for lack of progress: "killed after"
+        + after, whether it died, and (with where) where its tasks were."""
+        stuck = ", and it did not die" if self.stuck else ""
+        text = f"killed after {after}{stuck}"
+        return (text + "\n" + self.where).rstrip("\n") if where else text
+
 
 def where(pgid, proc="/proc"):
     """Each task of process group pgid: its state, wait channel and kernel

@@ -153,16 +153,19 @@ class KselftestRun:
         if self.tap.plan is None:
             self.progress.expect(0)     # it never will: stop showing "+"
         self._settle(final=True)
-        problem = self._problem(outcome)
         running = self.tap.running
+        # Where the tasks were goes with the test that hung, else with
+        # the binary; not twice.
+        problem = self._problem(outcome, where=not running)
         if running:
             # Started and never reported: the binary died or was killed.
             start = self.started[running]
             self._record(self.prefix + running,
                          "timeout" if outcome.timed_out else "incomplete",
                          self.tap.leftover() + f"refgem-runner: no TAP result;"
-                         f" {problem[1]}\n", self._take_records(None),
-                         start, max(start, outcome.end))
+                         f" {self._problem(outcome)[1]}\n",
+                         self._take_records(None), start,
+                         max(start, outcome.end))
         if not self._mine(self.whole):
             return
         if problem:
@@ -176,14 +179,13 @@ class KselftestRun:
             self.results.remove(self.whole)
             self.results.write()
 
-    def _problem(self, outcome):
+    def _problem(self, outcome, where=True):
         """(result, why) for the binary as a whole, or None if it is fine."""
         rc, tap = outcome.returncode, self.tap
         if outcome.timed_out:
-            stuck = ", and it did not die" if outcome.stuck else ""
-            return "timeout", (f"killed after {outcome.end - outcome.start:.0f}s"
-                               f"{stuck}, {self.quiet:.0f}s after its last "
-                               f"line\n{outcome.where}").rstrip("\n")
+            return "timeout", outcome.killed(
+                f"{outcome.end - outcome.start:.0f}s, {self.quiet:.0f}s "
+                "after its last line", where)
         if rc < 0:
             return "crash", f"killed by signal {-rc} ({signal.strsignal(-rc)})"
         if tap.running:

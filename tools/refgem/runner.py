@@ -683,9 +683,8 @@ class Runner:
 def _note(outcome, timeout):
     """The runner's line on how a process ended, unless it just exited."""
     if outcome.timed_out:
-        stuck = ", and it did not die" if outcome.stuck else ""
-        return (f"refgem-runner: killed after {timeout:g}s timeout{stuck}\n"
-                + outcome.where)
+        return ("refgem-runner: " + outcome.killed(f"{timeout:g}s timeout")
+                + "\n")
     if outcome.returncode < 0:
         sig = -outcome.returncode
         return (f"refgem-runner: killed by signal {sig} "

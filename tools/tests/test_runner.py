@@ -323,6 +323,10 @@ class RunnerTest(RunnerBase):
         out = doc["tests"]["kselftest@ksft_hang@bo.quiet"]["out"]
         self.assertIn("after its last line\nwhere its tasks were:\n", out)
         self.assertRegex(out, r"task \d+/\d+ \(ksft_hang\) state S wchan ")
+        # Once: the binary's record says how it ended, not where again.
+        whole = doc["tests"]["kselftest@ksft_hang"]["out"]
+        self.assertIn("after its last line", whole)
+        self.assertNotIn("where its tasks were", whole)
 
     def test_kselftest_budget_is_per_quiet_spell(self):
         """A binary that goes on printing outlives its budget."""
