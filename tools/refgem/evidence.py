@@ -72,7 +72,8 @@ def stage(log, results=None, limit=12):
     """Why a stage failed, in about limit lines: the boot loop's and the
     gate's lines from its log, the runner's reason for each unexpected
     result, then the tasks the guest watchdog found stuck
-    (results/<target>/tasks.txt)."""
+    (results/<target>/tasks.txt, else the console's copy of the stuck
+    ones in serial.log)."""
     text = read_text(log).splitlines()
     gate = [l for l in text if _GATE.match(l)]
     # The reasons come from the summary's "not passed" list
@@ -87,6 +88,9 @@ def stage(log, results=None, limit=12):
     part = max(1, limit // 4)
     lines = gate[:-1][:part] + reasons[:part] + gate[-1:]
     if results:
-        lines += tasks(read_text(os.path.join(results, "tasks.txt")),
-                       limit=max(2, limit - len(lines)))
+        # The console has the watchdog's D-state tasks even when the
+        # share that tasks.txt is copied to is what hung.
+        dump = (read_text(os.path.join(results, "tasks.txt"))
+                or read_text(os.path.join(results, "serial.log")))
+        lines += tasks(dump, limit=max(2, limit - len(lines)))
     return lines

@@ -77,6 +77,19 @@ class StageTest(unittest.TestCase):
         self.assertEqual(len(lines), 6)
         self.assertTrue(lines[4].startswith("boot 1: task 40 "))
 
+    def test_console_when_no_tasks_txt(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "serial.log"), "w") as f:
+                f.write("[  2.1] refgem 0000:01:00.0: probed\n"
+                        "refgem-vm: guest watchdog fired after 2400 s\n"
+                        # What the watchdog prints: the D tasks only.
+                        + DUMP.split("== 1/")[1].split("== 124/")[0]
+                        .split("\n", 1)[1] + "[  2.2] sysrq: Show locks\n")
+            lines = evidence.stage(os.path.join(d, "none.log"), d)
+        self.assertEqual(lines, [
+            "boot ?: task 40 (kworker/0:2) D wchan rpm_resume: "
+            "rpm_resume < pci_device_remove"])
+
     def test_missing_files_say_nothing(self):
         self.assertEqual(evidence.stage("/nonexistent/log", "/nonexistent"),
                          [])
