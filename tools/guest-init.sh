@@ -12,6 +12,9 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+# Every SysRq function from the keyboard: the host asks a stalled guest
+# for its blocked tasks that way (refgem-vm --stall).
+echo 1 >/proc/sys/kernel/sysrq
 
 # 9p and virtio modules, in dependency order; absent when built in.
 while read -r m; do

@@ -15,6 +15,14 @@ _UNEXPECTED = re.compile(r"^unexpected \w+: (\S+)")
 _NOT_PASSED = re.compile(r"^  \w+ +(\S+): ")
 # A task line of tasks.txt: "== PID/task/TID TID (comm) STATE PPID ...".
 _TASK = re.compile(r"^== \S+ (\d+) \((.*)\) (\S) (\d+)")
+# The same from the kernel's own dump on the console (sysrq-w, sysrq-t):
+# "task:COMM state:D stack:0 pid:PID ppid:PPID flags:...", then frames
+# like " __schedule+0x34d/0x9e0", each maybe after a printk time stamp.
+_KTASK = re.compile(r"task:(\S+)\s+state:(\S)\s.*\bpid:\s*(\d+)\s+"
+                    r"ppid:\s*(\d+)")
+_KFRAME = re.compile(r"^(?:\[\s*[\d.]+\]\s*)?\s([\w.]+)\+0x[0-9a-f]+/0x")
+# The scheduler's own frames, which /proc's stacks leave out too.
+_SCHED = re.compile(r"^_*(schedule|io_schedule|preempt_schedule)")
 _BOOT = re.compile(r"^==== boot (\d+)")
 # Where an idle user task waits; not evidence of a hang.
 _IDLE = ("do_wait", "pipe_read", "do_sys_poll", "do_select", "ep_poll",
@@ -53,13 +61,19 @@ def tasks(text, limit=8, frames=5):
             cur, boot = None, m.group(1)
             continue
         m = _TASK.match(line)
-        if m:
+        k = None if m else _KTASK.search(line)
+        if m or k:
             flush()
-            cur = [*m.groups(), "", []]
+            cur = [*(m.groups() if m else (k.group(3), k.group(1),
+                                           k.group(2), k.group(4))), "", []]
         elif cur and line.startswith("wchan "):
             cur[4] = line[6:].strip()
         elif cur:
             f = _frame(line)
+            k = None if f else _KFRAME.match(line)
+            if k and not _SCHED.match(k.group(1)):
+                f = k.group(1)
+                cur[4] = cur[4] or f
             if f:
                 cur[5].append(f)
     flush()

@@ -90,6 +90,24 @@ class StageTest(unittest.TestCase):
             "boot ?: task 40 (kworker/0:2) D wchan rpm_resume: "
             "rpm_resume < pci_device_remove"])
 
+    def test_kernel_dump_on_the_console(self):
+        """sysrq-w's format, as refgem-vm --stall gets it."""
+        text = """==== boot 1 (refgem-iommu) ====
+[  27.53] sysrq: Show Blocked State
+[  27.53] task:refgem_prime_un state:D stack:0     pid:131   ppid:124    flags:0x00004002
+[  27.53] Call Trace:
+[  27.53]  <TASK>
+[  27.53]  __schedule+0x34d/0x9e0
+[  27.53]  schedule+0x5a/0xd0
+[  27.53]  ? p9_client_prepare_req+0x1/0x2 [9pnet]
+[  27.53]  p9_client_rpc+0x1/0x2 [9pnet]
+[  27.53]  v9fs_file_write_iter+0x1/0x2 [9p]
+[  27.53]  </TASK>
+"""
+        self.assertEqual(evidence.tasks(text), [
+            "boot 1: task 131 (refgem_prime_un) D wchan p9_client_rpc: "
+            "p9_client_rpc < v9fs_file_write_iter"])
+
     def test_missing_files_say_nothing(self):
         self.assertEqual(evidence.stage("/nonexistent/log", "/nonexistent"),
                          [])
