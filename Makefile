@@ -29,7 +29,7 @@ else
 -include $(BUILD)/config.mk
 endif
 
-.PHONY: all setup build driver driver-new userspace kselftests run test clean \
+.PHONY: all setup build driver driver-new userspace kselftests run bench test clean \
 	debug-kernel driver-debug kselftest ksft-dropin
 
 all: build
@@ -84,6 +84,14 @@ kselftests:
 # kernel that refgem builds (the debug kernel) make it first.
 run: build
 	@SHARD=$(SHARD) tools/refgem-targets run $(TARGETS)
+
+# Benchmarks (bench/refgem_bench) in a guest per target of group "bench":
+# results/bench/<target>/bench.{json,txt}. COMPARE=DIR (a copy of an
+# earlier results/bench) adds each figure's ratio to that run's; SCALE=S
+# scales the iterations.
+bench: build
+	@tools/refgem-bench --scale $(or $(SCALE),1) \
+		$(if $(COMPARE),--compare $(COMPARE))
 
 # The kselftests alone: in a guest of KSELFTEST_TARGET, judged and gated
 # like `make run` (results in results/<target>-kselftest), or with

@@ -3,7 +3,8 @@
 #
 # The job tools/refgem-targets gives the guest: load refgem and its
 # dependencies, then run the runner with this script's arguments; the
-# runner writes the results directory incrementally.
+# runner writes the results directory incrementally. With "--exec PROGRAM
+# ARG..." it runs that program instead (tools/refgem-bench).
 #
 # Environment: TOP (checkout), MODDIR, KVER, GUEST_MODULES (the guest
 # kernel's modules to load first), REFGEM_KO (the module built for this
@@ -24,6 +25,11 @@ if [ -n "${REFGEM_KO:-}" ]; then
 	export REFGEM_KO REFGEM_PARAMS
 	# shellcheck disable=SC2086
 	insmod "$REFGEM_KO" $REFGEM_PARAMS || exit 125
+fi
+
+if [ "${1:-}" = --exec ]; then
+	shift
+	exec "$@"
 fi
 
 # -B: the root is read-only (refgem-targets compiles the bytecode on the

@@ -172,16 +172,51 @@ def list_subtests(bins, path):
         json.dump(found, f)
 
 
-def command(target, opts, results, state, boot_timeout, resume, top=TOP):
-    """The refgem-vm command line of one boot."""
+def vm_command(target, state, rw, timeout, job, extra_ro=(), driver="",
+               vm_args=(), top=TOP):
+    """refgem-vm's command line for one guest of target (its kernel,
+    profile, devices, modules and refgem.ko with its parameters) that runs
+    tools/guest-job.sh with the arguments job; rw is shared read-write.
+    Returns (argv, the kernel's paths)."""
     try:
         k = target.kernel.paths(top)
     except TargetError as e:
         raise Setup(str(e)) from None
-    driver = opts.driver or target.driver_dir(top)
+    driver = driver or target.driver_dir(top)
     ko = os.path.join(driver, "refgem.ko") if target.refgem else ""
     if ko and not os.path.isfile(ko):
         raise Setup(f"no {ko} (make {target.kernel.make or 'build'})")
+    # The guest sees the host's root read-only, but its /tmp is its own:
+    # the checkout and what is outside it are shared (the kernel's
+    # modules only from /tmp, e.g. REFGEM_CACHE=/tmp/...).
+    shares = []
+    if k["moddir"].startswith("/tmp/"):
+        shares += ["--ro", k["moddir"]]
+    dirs = list(extra_ro)
+    if ko:
+        dirs.append(driver)
+    for d in dict.fromkeys(dirs):
+        if not (d + "/").startswith(top + "/"):
+            shares += ["--ro", d]
+    env = [f"{k_}={v}" for k_, v in target.env.items()]
+    cmd = [os.path.join(TOOLS, "refgem-vm"), "--kernel", k["image"],
+           "--moddir", k["moddir"], "--kver", k["kver"],
+           "--profile", target.profile, "--edu", str(target.edu),
+           "--state", state, "--ro", top, *shares, "--rw", rw,
+           "--cwd", top, "--timeout", str(timeout)]
+    if target.append:
+        cmd += ["--append", target.append]
+    cmd += [*vm_args, "--",
+            "env", f"TOP={top}", f"MODDIR={k['moddir']}", f"KVER={k['kver']}",
+            f"GUEST_MODULES={' '.join(target.modules)}", f"REFGEM_KO={ko}",
+            f"REFGEM_PARAMS={target.params}", *env,
+            "/bin/sh", "tools/guest-job.sh", *job]
+    return cmd, k
+
+
+def command(target, opts, results, state, boot_timeout, resume, top=TOP):
+    """The refgem-vm command line of one boot of the runner."""
+    driver = opts.driver or target.driver_dir(top)
     runner = [a.replace("{driver}", driver) for a in target.runner]
     bins = binaries(target, opts, top)
     exp = os.path.join(top, "expectations", target.name)
@@ -193,36 +228,14 @@ def command(target, opts, results, state, boot_timeout, resume, top=TOP):
     listed = os.path.join(state, "subtests.json")
     list_subtests(bins, listed)
     runner += ["--subtests", listed]
-    # The guest sees the host's root read-only, but its /tmp is its own:
-    # the checkout and what is outside it are shared (the kernel's
-    # modules only from /tmp, e.g. REFGEM_CACHE=/tmp/...).
-    shares = []
-    if k["moddir"].startswith("/tmp/"):
-        shares += ["--ro", k["moddir"]]
-    dirs = [os.path.dirname(b) for b in bins[1::2]]
-    if ko:
-        dirs.append(driver)
-    for d in dict.fromkeys(dirs):
-        if not (d + "/").startswith(top + "/"):
-            shares += ["--ro", d]
-    env = [f"{k_}={v}" for k_, v in target.env.items()]
-    cmd = [os.path.join(TOOLS, "refgem-vm"), "--kernel", k["image"],
-           "--moddir", k["moddir"], "--kver", k["kver"],
-           "--profile", target.profile, "--edu", str(target.edu),
-           "--state", state, "--ro", top, *shares, "--rw", results,
-           "--cwd", top, "--timeout", str(boot_timeout)]
-    if target.append:
-        cmd += ["--append", target.append]
-    cmd += [*opts.vm_args, "--",
-            "env", f"TOP={top}", f"MODDIR={k['moddir']}", f"KVER={k['kver']}",
-            f"GUEST_MODULES={' '.join(target.modules)}", f"REFGEM_KO={ko}",
-            f"REFGEM_PARAMS={target.params}", *env,
-            "/bin/sh", "tools/guest-job.sh", "--results", results,
-            "--name", target.name, *bins, *runner, *opts.runner_args]
+    job = ["--results", results, "--name", target.name, *bins, *runner,
+           *opts.runner_args]
     if resume:
-        cmd += ["--resume", resume, "--console",
+        job += ["--resume", resume, "--console",
                 os.path.join(results, "serial.log")]
-    return cmd, k
+    return vm_command(target, state, results, boot_timeout, job,
+                      extra_ro=[os.path.dirname(b) for b in bins[1::2]],
+                      driver=driver, vm_args=opts.vm_args, top=top)
 
 
 def _append(src, dst, header=None):
@@ -270,7 +283,7 @@ def run(target, opts, out, top=TOP):
             f.write(f"==== boot {boot} ({name}) ====\n")
         with open(os.path.join(state, "cmdline.txt"), "w") as f:
             f.write(shlex.join(cmd) + "\n")
-        rc = _guest(cmd, out)
+        rc = guest(cmd, out)
         # The guest's logs belong with its results, whatever happened.
         _append(os.path.join(state, "serial.log"),
                 os.path.join(results, "serial.log"))
@@ -315,7 +328,7 @@ def run(target, opts, out, top=TOP):
     return verdict
 
 
-def _guest(cmd, out):
+def guest(cmd, out):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
