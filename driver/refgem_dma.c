@@ -100,19 +100,54 @@ static int refgem_sw_copy(struct device *dev, struct sg_table *sgt,
 	return len ? -EINVAL : 0;
 }
 
+/*
+ * Sync only [offset, offset + len) of @sgt's DMA view, a segment's part at
+ * a time: a transfer pays for the bytes it moves, not for the BO's size
+ * (under swiotlb a whole-table sync copies every bounce slot).
+ */
+static void refgem_sync_range(struct device *dev, struct sg_table *sgt,
+			      u64 offset, u64 len, bool for_device)
+{
+	struct scatterlist *sg;
+	u64 pos = 0;
+	int i;
+
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		u64 seg = sg_dma_len(sg), start, end;
+
+		if (offset + len <= pos)
+			break;
+		if (offset < pos + seg) {
+			start = max(offset, pos) - pos;
+			end = min(offset + len, pos + seg) - pos;
+			if (for_device)
+				dma_sync_single_for_device(dev,
+							   sg_dma_address(sg) + start,
+							   end - start,
+							   DMA_BIDIRECTIONAL);
+			else
+				dma_sync_single_for_cpu(dev,
+							sg_dma_address(sg) + start,
+							end - start,
+							DMA_BIDIRECTIONAL);
+		}
+		pos += seg;
+	}
+}
+
 static int refgem_sw_dma(struct refgem_device *rdev, struct sg_table *sgt,
 			 struct drm_refgem_dma *args)
 {
 	struct device *dev = rdev->drm.dev;
 	int ret;
 
-	/* Hand the buffer to the "device": swiotlb copies it to the bounce. */
-	dma_sync_sgtable_for_device(dev, sgt, DMA_BIDIRECTIONAL);
+	/* Hand the range to the "device": swiotlb copies it to the bounce. */
+	refgem_sync_range(dev, sgt, args->offset, args->length, true);
 	ret = refgem_sw_copy(dev, sgt, args->offset, args->length,
 			     u64_to_user_ptr(args->user_ptr),
 			     args->op == REFGEM_DMA_TO_USER);
 	/* And back: what the device wrote reaches the pages. */
-	dma_sync_sgtable_for_cpu(dev, sgt, DMA_BIDIRECTIONAL);
+	refgem_sync_range(dev, sgt, args->offset, args->length, false);
 	return ret;
 }
 
@@ -176,16 +211,15 @@ static int refgem_edu_dma(struct refgem_device *rdev, struct sg_table *sgt,
 
 	mutex_lock(&rdev->edu_lock);
 	if (args->op == REFGEM_DMA_TO_USER) {
-		dma_sync_sgtable_for_device(dev, sgt, DMA_BIDIRECTIONAL);
+		refgem_sync_range(dev, sgt, args->offset, args->length, true);
 		ret = refgem_edu_xfer(rdev, bo_dma, EDU_DMA_BUF, args->length,
 				      false);
-		dma_sync_sgtable_for_device(dev, &scratch->sgt,
-					    DMA_BIDIRECTIONAL);
+		refgem_sync_range(dev, &scratch->sgt, 0, args->length, true);
 		if (!ret)
 			ret = refgem_edu_xfer(rdev, EDU_DMA_BUF, scratch_dma,
 					      args->length, true);
-		dma_sync_sgtable_for_cpu(dev, &scratch->sgt, DMA_BIDIRECTIONAL);
-		dma_sync_sgtable_for_cpu(dev, sgt, DMA_BIDIRECTIONAL);
+		refgem_sync_range(dev, &scratch->sgt, 0, args->length, false);
+		refgem_sync_range(dev, sgt, args->offset, args->length, false);
 		if (!ret && copy_to_user(ubuf, scratch->vaddr, args->length))
 			ret = -EFAULT;
 	} else {
@@ -193,16 +227,15 @@ static int refgem_edu_dma(struct refgem_device *rdev, struct sg_table *sgt,
 			ret = -EFAULT;
 			goto unlock;
 		}
-		dma_sync_sgtable_for_device(dev, &scratch->sgt,
-					    DMA_BIDIRECTIONAL);
+		refgem_sync_range(dev, &scratch->sgt, 0, args->length, true);
 		ret = refgem_edu_xfer(rdev, scratch_dma, EDU_DMA_BUF,
 				      args->length, false);
-		dma_sync_sgtable_for_cpu(dev, &scratch->sgt, DMA_BIDIRECTIONAL);
-		dma_sync_sgtable_for_device(dev, sgt, DMA_BIDIRECTIONAL);
+		refgem_sync_range(dev, &scratch->sgt, 0, args->length, false);
+		refgem_sync_range(dev, sgt, args->offset, args->length, true);
 		if (!ret)
 			ret = refgem_edu_xfer(rdev, EDU_DMA_BUF, bo_dma,
 					      args->length, true);
-		dma_sync_sgtable_for_cpu(dev, sgt, DMA_BIDIRECTIONAL);
+		refgem_sync_range(dev, sgt, args->offset, args->length, false);
 	}
 unlock:
 	mutex_unlock(&rdev->edu_lock);

@@ -6,8 +6,10 @@
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -116,6 +118,69 @@ static void test_interleaved_sw(int fd)
 	}
 
 	free(buf);
+	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	refgem_igt_counters_settled(&before);
+}
+
+static size_t first_difference(const char *a, const char *b, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/*
+ * Transfers of part of the BO, each after the CPU rewrote all of it: the
+ * device reads the CPU's latest bytes in its range, and its write changes
+ * that range only. A sync of too little leaves stale bytes in the range;
+ * one of too much, or of the wrong range, copies stale bounce bytes over
+ * the CPU's.
+ */
+static void test_partial_sw(int fd)
+{
+	/* Unaligned, across the first swiotlb segment's end (256 KiB). */
+	const uint64_t first = (256 << 10) - 5000, len = 12345;
+	struct refgem_igt_counters before;
+	char *ptr, *ref, *buf;
+	uint32_t handle;
+	uint64_t off;
+	int round;
+
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, BO_SIZE);
+	ptr = refgem_igt_map(fd, handle, BO_SIZE);
+	ref = malloc(BO_SIZE);
+	buf = malloc(BO_SIZE);
+	igt_assert(ref && buf);
+	/* Mapped from here on: what the CPU writes next is not in it yet. */
+	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
+		       BO_SIZE, buf);
+
+	for (round = 0; round < ROUNDS; round++) {
+		off = first + round * 70 * 4096;
+		refgem_pattern_fill(ref, BO_SIZE, 540 + 2 * round);
+		memcpy(ptr, ref, BO_SIZE);
+		refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER,
+			       REFGEM_ENGINE_SW, off, len, buf);
+		igt_assert_f(!memcmp(buf, ref + off, len),
+			     "round %d: the device's read of [%" PRIu64 ", +%" PRIu64 ") misses the CPU's write at byte %zu\n",
+			     round, off, len,
+			     first_difference(buf, ref + off, len));
+
+		refgem_pattern_fill(buf, len, 541 + 2 * round);
+		refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER,
+			       REFGEM_ENGINE_SW, off, len, buf);
+		memcpy(ref + off, buf, len);
+		igt_assert_f(!memcmp(ptr, ref, BO_SIZE),
+			     "round %d: after the device wrote [%" PRIu64 ", +%" PRIu64 "), the CPU's view differs at byte %zu\n",
+			     round, off, len, first_difference(ptr, ref, BO_SIZE));
+	}
+
+	free(buf);
+	free(ref);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
@@ -239,6 +304,10 @@ igt_main
 	igt_describe("CPU and device (software engine) take turns writing every page; each sees the other's writes.");
 	igt_subtest("interleaved-cpu-device-sw")
 		test_interleaved_sw(fd);
+
+	igt_describe("CPU and device (software engine) take turns: the CPU rewrites the BO, the device reads, then writes, part of it; each sees the other's latest bytes, and nothing outside the part changes.");
+	igt_subtest("partial-transfers-sw")
+		test_partial_sw(fd);
 
 	igt_describe("CPU and the edu DMA engine take turns writing a spot; each sees the other's writes.");
 	igt_subtest("interleaved-cpu-device-edu")
