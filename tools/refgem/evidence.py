@@ -44,10 +44,16 @@ def tasks(text, limit=8, frames=5):
     boot = "?"
     cur = None
 
+    seen = set()
+
     def flush():
         if not cur:
             return
         pid, comm, state, ppid, wchan, stack = cur
+        # A dump can list a task twice (the watchdog's and the kernel's).
+        if (boot, pid) in seen:
+            return
+        seen.add((boot, pid))
         user = ppid not in ("0", "2") and pid != "2"
         idle = any(f in _IDLE for f in stack[:3]) or wchan in _IDLE
         if state == "D" or (user and stack and not idle):

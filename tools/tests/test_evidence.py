@@ -108,6 +108,11 @@ class StageTest(unittest.TestCase):
             "boot 1: task 131 (refgem_prime_un) D wchan p9_client_rpc: "
             "p9_client_rpc < v9fs_file_write_iter"])
 
+    def test_a_task_in_two_dumps_once(self):
+        twice = DUMP.split("==== boot 2")[0] + DUMP.split("==== boot 2")[0] \
+            .split("\n", 1)[1]
+        self.assertEqual(len(evidence.tasks(twice)), 2)
+
     def test_missing_files_say_nothing(self):
         self.assertEqual(evidence.stage("/nonexistent/log", "/nonexistent"),
                          [])
