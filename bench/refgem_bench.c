@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * refgem_bench: what refgem's ioctls, faults, PRIME and DMA cost, each
- * next to a baseline measured in the same guest (vgem for the GEM core,
- * memcpy for bandwidth, the smallest BO for DMA), so that the figures are
- * read as ratios. Not a test: it asserts nothing and fails only when it
- * cannot measure.
+ * refgem_bench: what refgem's ioctls, faults, PRIME, DMA and unbind cost,
+ * each next to a baseline measured in the same guest (vgem for the GEM
+ * core, memcpy and read() for bandwidth, the smallest BO for DMA, no
+ * mappings for unbind), so that the figures are read as ratios. Not a
+ * test: it asserts nothing and fails only when it cannot measure. The
+ * unbind series comes last: it unbinds refgem's first device and binds it
+ * again.
  *
  * usage: refgem_bench [--scale S] [--out FILE] [CASE...]
- *   --scale  multiplies every case's iterations (at least 1 each)
+ *   --scale  multiplies every case's iterations (at least 1 each); below
+ *            1 it also scales the unbind series' BO counts
  *   --out    the JSON document (default: stdout)
  *   CASE     only the cases whose names start with one of these
  */
@@ -372,15 +375,114 @@ static int run_case(struct ctx *c, const struct bench_case *bc,
 	return 0;
 }
 
-static int wanted(const struct bench_case *bc, char **only, int n)
+static int wanted(const char *name, char **only, int n)
 {
 	int i;
 
 	if (!n)
 		return 1;
 	for (i = 0; i < n; i++)
-		if (!strncmp(bc->name, only[i], strlen(only[i])))
+		if (!strncmp(name, only[i], strlen(only[i])))
 			return 1;
+	return 0;
+}
+
+/* One measured figure of the unbind series (one run: iterations 1). */
+static void emit_once(FILE *out, int *first, const char *name,
+		      const char *baseline, const char *what, double us)
+{
+	fprintf(out, "%s\n    \"%s\": {\"what\": \"%s\"", *first ? "" : ",",
+		name, what);
+	if (baseline)
+		fprintf(out, ", \"baseline\": \"%s\"", baseline);
+	fprintf(out, ", \"iterations\": 1, \"median_us\": %.3f, \"min_us\": %.3f}",
+		us, us);
+	*first = 0;
+}
+
+/*
+ * Unbind refgem's device while one fd holds @n 4 KiB BOs, mapped or not,
+ * then close that fd; then bind the device again. What revoking costs per
+ * mapping, and the close after an unbind. Returns 0 or a negative errno.
+ */
+static int unbind_once(struct ctx *c, const char *bdf, unsigned int n,
+		       int mapped, double *unbind_us, double *close_us)
+{
+	unsigned int i;
+	uint32_t h;
+	double t;
+	int fd, ret = 0;
+
+	fd = refgem_open_bdf(bdf, REFGEM_NODE_PRIMARY, 5000);
+	if (fd < 0)
+		return fd;
+	for (i = 0; i < n && !ret; i++) {
+		ret = refgem_bo_create(fd, 4 * KIB, 0, &h);
+		if (!ret && mapped)
+			ret = refgem_sgt_map(fd, h, -1, NULL);
+	}
+	if (!ret) {
+		t = now_us();
+		ret = refgem_pci_unbind(REFGEM_DRIVER_NAME, bdf);
+		*unbind_us = now_us() - t;
+	}
+	t = now_us();
+	close(fd);
+	*close_us = now_us() - t;
+	if (refgem_pci_is_bound(REFGEM_DRIVER_NAME, bdf) == 0) {
+		int bound = refgem_pci_bind(REFGEM_DRIVER_NAME, bdf);
+
+		ret = ret ? ret : bound;
+	}
+	/* The bench's own fd went with the device: open the new one. */
+	close(c->refgem);
+	c->refgem = refgem_open_bdf(bdf, REFGEM_NODE_PRIMARY, 5000);
+	return ret ? ret : c->refgem < 0 ? c->refgem : 0;
+}
+
+static int unbind_series(struct ctx *c, FILE *out, int *first, double scale,
+			 char **only, int n_only)
+{
+	static const unsigned int counts[] = { 0, 100, 1000, 4096, 10000 };
+	char bdf[64], name[64], base[64], what[96];
+	double unbind_us, close_us;
+	unsigned int i, n;
+	int mapped, ret;
+
+	if (!wanted("unbind-", only, n_only) &&
+	    !wanted("close-after-unbind-", only, n_only))
+		return 0;
+	if (c->refgem < 0)
+		return 0;
+	ret = refgem_fd_bdf(c->refgem, bdf, sizeof(bdf));
+	if (ret)
+		return ret;
+	for (mapped = 0; mapped < 2; mapped++) {
+		for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+			/* At a small scale, fewer BOs: the series still runs. */
+			n = counts[i] * (scale < 1 ? scale : 1);
+			ret = unbind_once(c, bdf, n, mapped, &unbind_us,
+					  &close_us);
+			if (ret)
+				return ret;
+			snprintf(name, sizeof(name), "unbind-%u%s", counts[i],
+				 mapped ? "-mapped" : "");
+			snprintf(base, sizeof(base), "unbind-%u", counts[i]);
+			snprintf(what, sizeof(what), "unbind with %u BOs%s", n,
+				 mapped ? ", each mapped" : "");
+			emit_once(out, first, name, mapped ? base : NULL, what,
+				  unbind_us);
+			snprintf(name, sizeof(name), "close-after-unbind-%u%s",
+				 counts[i], mapped ? "-mapped" : "");
+			snprintf(base, sizeof(base), "close-after-unbind-%u",
+				 counts[i]);
+			snprintf(what, sizeof(what),
+				 "close of the fd of %u BOs%s after the unbind",
+				 n, mapped ? ", each mapped" : "");
+			emit_once(out, first, name, mapped ? base : NULL, what,
+				  close_us);
+		}
+	}
 	return 0;
 }
 
@@ -440,7 +542,7 @@ int main(int argc, char **argv)
 		unsigned int n = bc->iters * scale;
 		int ret;
 
-		if (!wanted(bc, argv + argi, argc - argi))
+		if (!wanted(bc->name, argv + argi, argc - argi))
 			continue;
 		ret = run_case(&c, bc, n ? n : 1, out, first);
 		first = 0;
@@ -449,6 +551,13 @@ int main(int argc, char **argv)
 				strerror(-ret));
 			failed = 1;
 		}
+	}
+	/* Last: it unbinds and binds the device again. */
+	i = unbind_series(&c, out, &first, scale, argv + argi, argc - argi);
+	if (i) {
+		fprintf(stderr, "refgem_bench: unbind series: %s\n",
+			strerror(-i));
+		failed = 1;
 	}
 	fprintf(out, "\n  }\n}\n");
 	if (out != stdout && fclose(out)) {

@@ -35,15 +35,16 @@ def table(doc, old=None):
     time it takes) and, given an earlier run old, new/old."""
     cases = doc["cases"]
     oldc = old["cases"] if old else {}
-    head = f"{'case':26} {'median':>10} {'min':>10} {'iters':>6} " \
+    w = max([len(n) for n in cases] + [4])
+    head = f"{'case':{w}} {'median':>10} {'min':>10} {'iters':>6} " \
            f"{'MiB/s':>8}  {'vs baseline':30}"
     if old:
         head += f" {'new/old':>8}"
-    lines = [head]
+    lines = [head.rstrip()]
     for name, c in cases.items():
         if "median_us" not in c:
             why = c.get("skip") or c.get("error") or "not measured"
-            lines.append(f"{name:26} {why}")
+            lines.append(f"{name:{w}} {why}")
             continue
         mib = f"{c['mib_s']:.3g}" if "mib_s" in c else ""
         base = cases.get(c.get("baseline") or "", {})
@@ -51,7 +52,7 @@ def table(doc, old=None):
         if base.get("median_us"):
             vs = f"{c['median_us'] / base['median_us']:.3g}x " \
                  f"{c['baseline']}"
-        line = f"{name:26} {_fmt(c['median_us']):>10} " \
+        line = f"{name:{w}} {_fmt(c['median_us']):>10} " \
                f"{_fmt(c['min_us']):>10} {c['iterations']:>6} {mib:>8}  " \
                f"{vs:30}"
         was = oldc.get(name, {}).get("median_us")
