@@ -19,6 +19,7 @@ IGT_TEST_DESCRIPTION("refgem's sg_table mappings: creation, device checks, shape
 /* More than one 256 KiB swiotlb segment, and not a whole number of them. */
 #define BULK_SIZE ((1 << 20) + (8 << 10))
 #define SWIOTLB_USED "/sys/kernel/debug/swiotlb/io_tlb_used"
+#define SWIOTLB_NSLABS "/sys/kernel/debug/swiotlb/io_tlb_nslabs"
 /* swiotlb slots are 2 KiB (IO_TLB_SHIFT). */
 #define SWIOTLB_SLOT 2048
 
@@ -756,12 +757,17 @@ static void test_import_mapping(int fd)
 	refgem_igt_counters_settled(&before);
 }
 
-static long swiotlb_used(void)
+static long swiotlb_read(const char *path)
 {
 	char buf[32];
 
-	igt_assert_eq(refgem_sysfs_read(SWIOTLB_USED, buf, sizeof(buf)), 0);
+	igt_assert_eq(refgem_sysfs_read(path, buf, sizeof(buf)), 0);
 	return strtol(buf, NULL, 10);
+}
+
+static long swiotlb_used(void)
+{
+	return swiotlb_read(SWIOTLB_USED);
 }
 
 static void test_swiotlb_slots(int fd)
@@ -792,6 +798,74 @@ static void test_swiotlb_slots(int fd)
 
 	/* ...and every slot comes back when the object is freed. */
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(swiotlb_used(), used);
+	refgem_igt_counters_settled(&before);
+}
+
+/*
+ * Map until swiotlb has no room left: that SGT_MAP fails with EIO (as the
+ * uAPI says) and leaves nothing behind, neither a mapping nor a slot, and
+ * fails the same way again; once a mapping is freed the same BO maps, and
+ * closing everything gives every slot back. The kernel's "swiotlb buffer
+ * is full" warning is allowed for this test only (dmesg-allowlist.txt).
+ */
+static void test_swiotlb_full(int fd)
+{
+	/* One segment's worth of slots (128) each: few BOs fill the pool. */
+	const uint64_t size = 256 << 10;
+	struct refgem_igt_counters before, now;
+	struct drm_refgem_sgt_map m;
+	unsigned int n = 0, max;
+	long used, at_full;
+	uint32_t *bos, h;
+	int ret;
+
+	igt_require_f(access(SWIOTLB_USED, R_OK) == 0,
+		      "no %s: the kernel has no swiotlb pool (or debugfs is not mounted)\n",
+		      SWIOTLB_USED);
+	refgem_igt_counters_get(&before);
+	used = swiotlb_used();
+	max = swiotlb_read(SWIOTLB_NSLABS) / (size / SWIOTLB_SLOT) + 2;
+	bos = calloc(max, sizeof(*bos));
+	igt_assert(bos);
+	for (;;) {
+		igt_assert_f(n < max,
+			     "%u mappings of %llu KiB and swiotlb (%ld slots used) is not full\n",
+			     n, (unsigned long long)size >> 10, swiotlb_used());
+		h = refgem_igt_create(fd, size);
+		ret = refgem_sgt_map(fd, h, -1, &m);
+		if (ret)
+			break;
+		bos[n++] = h;
+		if (!m.bounced) {
+			while (n)
+				refgem_bo_close(fd, bos[--n]);
+			free(bos);
+			igt_require_f(false,
+				      "the device's mappings do not bounce (boot with swiotlb=force)\n");
+		}
+	}
+	igt_info("swiotlb full after %u mappings of %llu KiB: io_tlb_used %ld\n",
+		 n, (unsigned long long)size >> 10, swiotlb_used());
+	igt_assert_f(ret == -EIO, "SGT_MAP with swiotlb full: %s, expected EIO\n",
+		     strerror(-ret));
+
+	/* The failure left nothing: no mapping, no slot; it fails again. */
+	at_full = swiotlb_used();
+	refgem_igt_counters_get(&now);
+	igt_assert_eq(now.maps_live, before.maps_live + n);
+	igt_assert_eq(refgem_sgt_map(fd, h, -1, &m), -EIO);
+	igt_assert_eq(swiotlb_used(), at_full);
+
+	/* Room again: the same BO maps. */
+	igt_assert_eq(refgem_bo_close(fd, bos[--n]), 0);
+	igt_assert_eq(refgem_sgt_map(fd, h, -1, &m), 0);
+	igt_assert(m.status & REFGEM_SGT_CREATED);
+	bos[n++] = h;
+
+	while (n)
+		igt_assert_eq(refgem_bo_close(fd, bos[--n]), 0);
+	free(bos);
 	igt_assert_eq(swiotlb_used(), used);
 	refgem_igt_counters_settled(&before);
 }
@@ -872,6 +946,10 @@ igt_main
 	igt_describe("Check that a mapping holds swiotlb bounce slots and gives them all back.");
 	igt_subtest("swiotlb-slots")
 		test_swiotlb_slots(fd);
+
+	igt_describe("Check that SGT_MAP with swiotlb full fails with EIO, leaves nothing behind and works once there is room.");
+	igt_subtest("swiotlb-full")
+		test_swiotlb_full(fd);
 
 	igt_fixture {
 		close(fd);

@@ -245,7 +245,7 @@ class Detectors:
         found = {}
         for r in records:
             if r.facility != 0 or r.level > dmesg.WARN_LEVEL or \
-                    any(p.search(r.text) for p in self.allow):
+                    dmesg.allowed(r.text, self.allow):
                 continue
             for name, pattern in REPORTS:
                 if name not in found and pattern.search(r.text):

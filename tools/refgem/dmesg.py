@@ -56,8 +56,27 @@ def parse_record(raw):
     return Record(prio & 7, prio >> 3, seq, usec, text)
 
 
+class Scoped:
+    """An allow-list entry for some tests only ("[TEST] RECORD"): a record
+    a test provokes on purpose, which must count against any other."""
+
+    def __init__(self, test, record):
+        self.test = test
+        self.record = record
+
+    def search(self, text, test=None):
+        if test is None or not self.test.search(test):
+            return None
+        return self.record.search(text)
+
+
+_SCOPED = re.compile(r"\[(.+?)\] (.+)")
+
+
 def load_allowlist(path):
-    """Regexes (searched in a record's text) from path; # comments allowed."""
+    """Regexes (searched in a record's text) from path, "[TEST-REGEX]
+    RECORD-REGEX" for the tests whose names TEST-REGEX matches only (see
+    Scoped); # comments allowed."""
     patterns = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -65,17 +84,26 @@ def load_allowlist(path):
             if not line or line.startswith("#"):
                 continue
             try:
-                patterns.append(re.compile(line))
+                m = _SCOPED.fullmatch(line)
+                patterns.append(Scoped(re.compile(m.group(1)),
+                                       re.compile(m.group(2))) if m
+                                else re.compile(line))
             except re.error as e:
                 raise ValueError(f"{path}:{lineno}: bad regex {line!r}: {e}")
     return patterns
 
 
-def warnings(records, allow):
+def allowed(text, allow, test=None):
+    """Whether an allow-list entry matches a record's text (for test)."""
+    return any(p.search(text, test) if isinstance(p, Scoped)
+               else p.search(text) for p in allow)
+
+
+def warnings(records, allow, test=None):
     """Formatted records that count against a test."""
     return [r.format() for r in records
             if r.facility == 0 and r.level <= WARN_LEVEL
-            and not any(p.search(r.text) for p in allow)]
+            and not allowed(r.text, allow, test)]
 
 
 def taint_letters(bits):
@@ -83,10 +111,10 @@ def taint_letters(bits):
 
 
 def judge(result, records, allow, taint_before, taint_after,
-          ignored=IGNORED_TAINT):
+          ignored=IGNORED_TAINT, test=None):
     """(result after the kernel log's verdict, the lines that decided it);
-    ignored: taint bits that may appear."""
-    found = warnings(records, allow)
+    ignored: taint bits that may appear; test: the judged test's name."""
+    found = warnings(records, allow, test)
     new = taint_after & ~taint_before & ~ignored
     if new:
         found.append(f"refgem-runner: kernel taint gained {taint_letters(new)} "

@@ -189,7 +189,7 @@ class IgtBatch:
             result = "warn"
         taint = self.klog.taint()
         result, warnings = dmesg.judge(result, records, self.allow,
-                                       self.taint, taint)
+                                       self.taint, taint, test=self.name(sub))
         self.taint = taint
         result, warnings, dnote, self.state = self.watch.judge(
             result, warnings, records, self.state, pending=self.records)
@@ -230,7 +230,7 @@ class IgtBatch:
                 # would own its own process's exit in single mode.
                 result, warnings = dmesg.judge(
                     test["result"], rest, self.allow, self.taint,
-                    self.klog.taint())
+                    self.klog.taint(), test=self.name(last))
                 test["result"] = result
                 if warnings:
                     test["dmesg-warnings"] = test.get("dmesg-warnings", "") \

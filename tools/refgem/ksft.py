@@ -135,7 +135,7 @@ class KselftestRun:
     def _record(self, name, result, out, records, start, end):
         taint = self.klog.taint()
         result, warnings = dmesg.judge(result, records, self.allow,
-                                       self.taint, taint)
+                                       self.taint, taint, test=name)
         self.taint = taint
         result, warnings, note, self.state = self.watch.judge(
             result, warnings, records, self.state, pending=self.records)

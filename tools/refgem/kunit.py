@@ -200,11 +200,11 @@ class KunitRun:
         records = list(outcome.records)
         parts = split_records(records, [c for _, c in cases])
         for (suite, case), recs in zip(cases, parts):
+            name = f"kunit@{suite}@{case.name}"
             result, warnings = dmesg.judge(case.result, recs, self.allow,
-                                           0, 0)
+                                           0, 0, test=name)
             result, warnings, note, _ = self.watch.judge(
                 result, warnings, recs, None, counters=False)
-            name = f"kunit@{suite}@{case.name}"
             res.set(name, result, start=outcome.start, end=outcome.end,
                     out=case.out + note, dmesg=dmesg.format_records(recs), job=jobname,
                     warnings=warnings)

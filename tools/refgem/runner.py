@@ -552,7 +552,7 @@ class Runner:
         ok, out = self.watch.leak_check(self.last_end)
         records = self.klog.drain()
         result, warnings = dmesg.judge("pass" if ok else "fail", records,
-                                       self.allow, 0, 0)
+                                       self.allow, 0, 0, test=case.name)
         result, warnings, note, _ = self.watch.judge(result, warnings,
                                                      records, state)
         end = time.time()
@@ -626,7 +626,7 @@ class Runner:
         result = "warn" if raw == "pass" and igt.extra_stderr(err) else raw
         out += _note(outcome, timeout)
         result, warnings = dmesg.judge(result, outcome.records, self.allow,
-                                       taint, self.klog.taint())
+                                       taint, self.klog.taint(), test=name)
         result, warnings, note, _ = self.watch.judge(
             result, warnings, outcome.records, state)
         out += note

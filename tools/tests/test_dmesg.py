@@ -72,6 +72,18 @@ class JudgeTest(unittest.TestCase):
     def test_old_taint_ignored(self):
         self.assertEqual(self.judge("pass", [], before=0x200, after=0x200)[0], "pass")
 
+    def test_scoped_entry_allows_for_its_tests_only(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
+            f.write("[^igt@a@full$] buffer is full \\(sz\n")
+            f.flush()
+            allow = dmesg.load_allowlist(f.name)
+        r = [rec(4, "swiotlb buffer is full (sz: 4096 bytes)")]
+        judge = lambda test: dmesg.judge("pass", r, allow, 0, 0, test=test)
+        self.assertEqual(judge("igt@a@full"), ("pass", []))
+        self.assertEqual(judge("igt@a@full-not")[0], "dmesg-warn")
+        self.assertEqual(judge(None)[0], "dmesg-warn")
+        self.assertFalse(dmesg.allowed(r[0].text, allow))
+
     def test_bad_allowlist(self):
         with tempfile.NamedTemporaryFile("w", suffix=".txt") as f:
             f.write("# fine\nok\nbad(\n")
