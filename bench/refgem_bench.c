@@ -258,6 +258,9 @@ static const struct bench_case cases[] = {
 	{ "gem-create-close-4k", "dumb-create-close-4k",
 	  "GEM_CREATE + close, 4 KiB", 500, 0,
 	  NULL, op_gem_create_close, NULL, DS(0, 4 * KIB, 0, 0) },
+	{ "gem-create-close-1m", "dumb-create-close-1m",
+	  "GEM_CREATE + close, 1 MiB", 500, 0,
+	  NULL, op_gem_create_close, NULL, DS(0, MIB, 0, 0) },
 	{ "fault-1m-vgem", NULL, "create, mmap, write each page, 1 MiB, vgem",
 	  50, MIB, NULL, op_fault, NULL, DS(1, MIB, 0, 0) },
 	{ "fault-1m", "fault-1m-vgem", "create, mmap, write each page, 1 MiB",
@@ -322,16 +325,40 @@ static int needs_vgem(const struct bench_case *bc)
 	return d->vgem || bc->op == op_prime_cross;
 }
 
+static const struct bench_case *find_case(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (!strcmp(cases[i].name, name))
+			return &cases[i];
+	return NULL;
+}
+
+static double time_op(const struct bench_case *bc, struct ctx *c, int *ret)
+{
+	double start = now_us();
+
+	*ret = bc->op(c, bc->arg);
+	return now_us() - start;
+}
+
 /*
- * Run @bc @n times; write its JSON entry to @out. Returns 0, or the
- * negative errno that stopped it (written as the entry's "error").
+ * Run @bc @n times, each run next to one of its baseline's, the two in
+ * turns (one first, then the other) so that the host's load, which swings
+ * under TCG, weighs on both alike; write its JSON entry: median, minimum
+ * and the median of the runs' ratios to their baseline neighbours.
+ * Returns 0, or the negative errno that stopped it (written as the
+ * entry's "error").
  */
 static int run_case(struct ctx *c, const struct bench_case *bc,
 		    unsigned int n, FILE *out, int first)
 {
-	double *t, start;
+	const struct bench_case *base = NULL;
+	struct ctx bctx = *c;
+	double *t, *r, tb = 0;
 	unsigned int i;
-	int ret = 0;
+	int ret = 0, bret = 0;
 
 	fprintf(out, "%s\n    \"%s\": {\"what\": \"%s\"", first ? "" : ",",
 		bc->name, bc->what);
@@ -342,22 +369,38 @@ static int run_case(struct ctx *c, const struct bench_case *bc,
 			c->refgem < 0 ? "refgem" : "vgem");
 		return 0;
 	}
-	t = calloc(n, sizeof(*t));
+	if (bc->baseline)
+		base = find_case(bc->baseline);
+	if (base && needs_vgem(base) && c->vgem < 0)
+		base = NULL;
+	t = calloc(2 * n, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
+	r = t + n;
 	c->handle = 0;
+	bctx.handle = 0;
 	if (bc->setup)
 		ret = bc->setup(c, bc->arg);
-	/* One unmeasured run: first faults, caches, lazy allocations. */
+	if (!ret && base && base->setup)
+		ret = base->setup(&bctx, base->arg);
+	/* One unmeasured run each: first faults, caches, lazy allocations. */
 	if (!ret)
 		ret = bc->op(c, bc->arg);
-	for (i = 0; i < n && !ret; i++) {
-		start = now_us();
-		ret = bc->op(c, bc->arg);
-		t[i] = now_us() - start;
+	if (!ret && base)
+		ret = base->op(&bctx, base->arg);
+	for (i = 0; i < n && !ret && !bret; i++) {
+		if (base && i % 2)
+			tb = time_op(base, &bctx, &bret);
+		t[i] = time_op(bc, c, &ret);
+		if (base && !(i % 2))
+			tb = time_op(base, &bctx, &bret);
+		r[i] = tb > 0 ? t[i] / tb : 0;
 	}
+	ret = ret ? ret : bret;
 	if (bc->teardown && c->handle)
 		bc->teardown(c);
+	if (base && base->teardown && bctx.handle)
+		base->teardown(&bctx);
 	if (ret) {
 		fprintf(out, ", \"error\": \"%s\"}", strerror(-ret));
 		free(t);
@@ -366,6 +409,10 @@ static int run_case(struct ctx *c, const struct bench_case *bc,
 	qsort(t, n, sizeof(*t), cmp_double);
 	fprintf(out, ", \"iterations\": %u, \"median_us\": %.3f, \"min_us\": %.3f",
 		n, t[n / 2], t[0]);
+	if (base) {
+		qsort(r, n, sizeof(*r), cmp_double);
+		fprintf(out, ", \"paired_ratio\": %.4f", r[n / 2]);
+	}
 	if (bc->bytes)
 		fprintf(out, ", \"bytes\": %llu, \"mib_s\": %.1f",
 			(unsigned long long)bc->bytes,

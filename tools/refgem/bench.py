@@ -31,8 +31,9 @@ def _fmt(us):
 
 def table(doc, old=None):
     """Lines of a readable table: case, median, min, iterations, MiB/s,
-    the ratio to its baseline's median (x: how many times the baseline's
-    time it takes) and, given an earlier run old, new/old."""
+    the ratio to its baseline (x: how many times the baseline's time it
+    takes; the median of the ratios of runs made in turns with it, else
+    of the two medians) and, given an earlier run old, new/old."""
     cases = doc["cases"]
     oldc = old["cases"] if old else {}
     w = max([len(n) for n in cases] + [4])
@@ -48,10 +49,11 @@ def table(doc, old=None):
             continue
         mib = f"{c['mib_s']:.3g}" if "mib_s" in c else ""
         base = cases.get(c.get("baseline") or "", {})
-        vs = ""
-        if base.get("median_us"):
-            vs = f"{c['median_us'] / base['median_us']:.3g}x " \
-                 f"{c['baseline']}"
+        # Measured in turns with the baseline, when the bench could.
+        ratio = c.get("paired_ratio") or (
+            c["median_us"] / base["median_us"] if base.get("median_us")
+            else None)
+        vs = f"{ratio:.3g}x {c['baseline']}" if ratio else ""
         line = f"{name:{w}} {_fmt(c['median_us']):>10} " \
                f"{_fmt(c['min_us']):>10} {c['iterations']:>6} {mib:>8}  " \
                f"{vs:30}"

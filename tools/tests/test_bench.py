@@ -32,6 +32,12 @@ class TableTest(unittest.TestCase):
         self.assertTrue(row["fault-vgem"].endswith("no vgem device"))
         self.assertTrue(row["bad"].endswith("Invalid argument"))
 
+    def test_paired_ratio_wins(self):
+        doc = {"cases": {**DOC["cases"], "noop": {
+            **DOC["cases"]["noop"], "paired_ratio": 0.97}}}
+        row = {l.split()[0]: l for l in bench.table(doc)[1:]}
+        self.assertIn("0.97x noop-vgem", row["noop"])
+
     def test_new_over_old(self):
         old = {"cases": {"noop": {"median_us": 3.0}}}
         lines = bench.table(DOC, old)
