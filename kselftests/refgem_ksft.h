@@ -116,6 +116,8 @@ static inline int rk_take_away(const char *bdf, enum rk_how how)
 {
 	char path[PATH_MAX];
 
+	/* Breadcrumbs in the kernel log: where a hang in between stopped. */
+	refgem_kmsg("refgem-ksft: %s of %s", rk_how_name(how), bdf);
 	switch (how) {
 	case RK_UNBIND:
 		return refgem_pci_unbind(REFGEM_DRIVER_NAME, bdf);
@@ -144,6 +146,7 @@ static inline int rk_give_back(const char *bdf, enum rk_how how)
 {
 	int ret;
 
+	refgem_kmsg("refgem-ksft: undoing %s of %s", rk_how_name(how), bdf);
 	switch (how) {
 	case RK_UNBIND:
 		ret = refgem_pci_bind(REFGEM_DRIVER_NAME, bdf);
