@@ -64,6 +64,7 @@ struct dev_size {
 	uint64_t size;		/* the BO's */
 	uint64_t len;		/* the transfer's */
 	uint32_t engine;
+	int other;		/* PRIME: import on the other driver */
 };
 
 static int dev_fd(struct ctx *c, int vgem)
@@ -151,26 +152,15 @@ static void teardown_bo(struct ctx *c)
 	refgem_bo_close(c->bo_fd, c->handle);
 }
 
-/* Export, import on the same fd, close the dma-buf and the handle. */
-static int op_prime_self(struct ctx *c, const void *arg)
+/*
+ * Export, import (on the same fd, or with @d->other on the other
+ * driver's), close the dma-buf and the import. A self-import returns the
+ * exporter's own handle, which stays.
+ */
+static int op_prime(struct ctx *c, const void *arg)
 {
 	const struct dev_size *d = arg;
-	int fd = dev_fd(c, d->vgem), dmabuf, ret;
-	uint32_t h;
-
-	ret = refgem_prime_export(fd, c->handle, O_CLOEXEC, &dmabuf);
-	if (ret)
-		return ret;
-	ret = refgem_prime_import(fd, dmabuf, &h);
-	close(dmabuf);
-	return ret;	/* the same handle as c->handle: nothing to close */
-}
-
-/* Export from one driver, import into the other, close both ends. */
-static int op_prime_cross(struct ctx *c, const void *arg)
-{
-	const struct dev_size *d = arg;
-	int from = dev_fd(c, d->vgem), to = dev_fd(c, !d->vgem);
+	int from = dev_fd(c, d->vgem), to = dev_fd(c, d->vgem != d->other);
 	int dmabuf, ret;
 	uint32_t h;
 
@@ -179,7 +169,7 @@ static int op_prime_cross(struct ctx *c, const void *arg)
 		return ret;
 	ret = refgem_prime_import(to, dmabuf, &h);
 	close(dmabuf);
-	return ret ? ret : refgem_bo_close(to, h);
+	return ret || to == from ? ret : refgem_bo_close(to, h);
 }
 
 static int op_sgt_map(struct ctx *c, const void *arg)
@@ -238,7 +228,11 @@ static int op_read(struct ctx *c, const void *arg)
 	return n == (ssize_t)d->len ? 0 : n < 0 ? -errno : -EIO;
 }
 
-#define DS(v, s, l, e) (&(const struct dev_size){ v, s, l, e })
+#define DS(v, s, l, e) \
+	(&(const struct dev_size){ .vgem = v, .size = s, .len = l, .engine = e })
+/* A 4 KiB BO of one driver (vgem if @v), imported by the other. */
+#define DS_OTHER(v) \
+	(&(const struct dev_size){ .vgem = v, .size = 4 * KIB, .other = 1 })
 
 static const struct bench_case cases[] = {
 	{ "noop-vgem", NULL, "DRM_IOCTL_GET_CAP(PRIME) on vgem", 2000, 0,
@@ -270,15 +264,15 @@ static const struct bench_case cases[] = {
 	{ "fault-16m", "fault-16m-vgem", "create, mmap, write each page, 16 MiB",
 	  10, 16 * MIB, NULL, op_fault, NULL, DS(0, 16 * MIB, 0, 0) },
 	{ "prime-self-vgem", NULL, "export + import on itself + close, vgem",
-	  500, 0, setup_bo, op_prime_self, teardown_bo, DS(1, 4 * KIB, 0, 0) },
+	  500, 0, setup_bo, op_prime, teardown_bo, DS(1, 4 * KIB, 0, 0) },
 	{ "prime-self", "prime-self-vgem", "export + import on itself + close",
-	  500, 0, setup_bo, op_prime_self, teardown_bo, DS(0, 4 * KIB, 0, 0) },
+	  500, 0, setup_bo, op_prime, teardown_bo, DS(0, 4 * KIB, 0, 0) },
 	{ "prime-refgem-to-vgem", NULL,
 	  "refgem exports, vgem imports, both close", 500, 0,
-	  setup_bo, op_prime_cross, teardown_bo, DS(0, 4 * KIB, 0, 0) },
+	  setup_bo, op_prime, teardown_bo, DS_OTHER(0) },
 	{ "prime-vgem-to-refgem", "prime-refgem-to-vgem",
 	  "vgem exports, refgem imports, both close", 500, 0,
-	  setup_bo, op_prime_cross, teardown_bo, DS(1, 4 * KIB, 0, 0) },
+	  setup_bo, op_prime, teardown_bo, DS_OTHER(1) },
 	{ "sgt-map-first-4k", "gem-create-close-4k",
 	  "GEM_CREATE + first SGT_MAP + close, 4 KiB", 500, 0,
 	  NULL, op_sgt_map_first, NULL, DS(0, 4 * KIB, 0, 0) },
@@ -322,7 +316,7 @@ static int needs_vgem(const struct bench_case *bc)
 {
 	const struct dev_size *d = bc->arg;
 
-	return d->vgem || bc->op == op_prime_cross;
+	return d->vgem || d->other;
 }
 
 static const struct bench_case *find_case(const char *name)
