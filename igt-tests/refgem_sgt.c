@@ -19,7 +19,6 @@ IGT_TEST_DESCRIPTION("refgem's sg_table mappings: creation, device checks, shape
 /* More than one 256 KiB swiotlb segment, and not a whole number of them. */
 #define BULK_SIZE ((1 << 20) + (8 << 10))
 #define SWIOTLB_USED "/sys/kernel/debug/swiotlb/io_tlb_used"
-#define SWIOTLB_NSLABS "/sys/kernel/debug/swiotlb/io_tlb_nslabs"
 /* swiotlb slots are 2 KiB (IO_TLB_SHIFT). */
 #define SWIOTLB_SLOT 2048
 
@@ -757,17 +756,18 @@ static void test_import_mapping(int fd)
 	refgem_igt_counters_settled(&before);
 }
 
-static long swiotlb_read(const char *path)
+/* swiotlb's used slots, or its slots in all (lib/kernel.c). */
+static long swiotlb_get(int (*get)(long *slots))
 {
-	char buf[32];
+	long v;
 
-	igt_assert_eq(refgem_sysfs_read(path, buf, sizeof(buf)), 0);
-	return strtol(buf, NULL, 10);
+	igt_assert_eq(get(&v), 0);
+	return v;
 }
 
 static long swiotlb_used(void)
 {
-	return swiotlb_read(SWIOTLB_USED);
+	return swiotlb_get(refgem_swiotlb_used);
 }
 
 static void test_swiotlb_slots(int fd)
@@ -825,7 +825,7 @@ static void test_swiotlb_full(int fd)
 		      SWIOTLB_USED);
 	refgem_igt_counters_get(&before);
 	used = swiotlb_used();
-	max = swiotlb_read(SWIOTLB_NSLABS) / (size / SWIOTLB_SLOT) + 2;
+	max = swiotlb_get(refgem_swiotlb_slots) / (size / SWIOTLB_SLOT) + 2;
 	bos = calloc(max, sizeof(*bos));
 	igt_assert(bos);
 	for (;;) {

@@ -86,6 +86,11 @@ int refgem_swiotlb_used(long *slots)
 	return read_long("/sys/kernel/debug/swiotlb/io_tlb_used", slots);
 }
 
+int refgem_swiotlb_slots(long *slots)
+{
+	return read_long("/sys/kernel/debug/swiotlb/io_tlb_nslabs", slots);
+}
+
 int refgem_module_loaded(const char *name)
 {
 	char path[128];

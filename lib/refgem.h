@@ -159,6 +159,8 @@ int refgem_taint(unsigned long *taint);
 
 /* swiotlb's used 2 KiB slots; -ENOENT when there is no swiotlb pool. */
 int refgem_swiotlb_used(long *slots);
+/* swiotlb's 2 KiB slots in all; -ENOENT when there is no swiotlb pool. */
+int refgem_swiotlb_slots(long *slots);
 
 /* 1 when loadable module @name is loaded, 0 when not. */
 int refgem_module_loaded(const char *name);
