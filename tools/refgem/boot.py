@@ -26,7 +26,7 @@ from .targets import TOP, TargetError
 
 TOOLS = os.path.join(TOP, "tools")
 GUEST_DIED = 125        # refgem-vm: the guest ended without a status
-WATCHDOG = 124          # refgem-vm: a watchdog ended the guest
+WATCHDOG = 124          # refgem-vm: a watchdog or the stall check ended it
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def decide(progress, rc, boot, timeout, *, vm_timeout, max_restarts,
     if rc == 0:
         why, as_ = "the runner stopped early", "crash"
     elif rc == WATCHDOG:
-        why, as_ = "the guest watchdog fired", "timeout"
+        why, as_ = "the guest watchdog fired or the guest stalled", "timeout"
     elif rc == GUEST_DIED:
         why, as_ = "the guest died", "crash"
     else:
