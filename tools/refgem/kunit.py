@@ -109,9 +109,11 @@ def parse_log(records):
     return suites
 
 
-def split_records(records, cases):
+def split_records(records, cases, complete=True):
     """[records of each case]: up to and including its result line; what
-    is left after the last case goes to it too."""
+    is left after the last case goes to it too when every planned case
+    reported, else to nobody: it belongs to a case that never reported
+    (one that crashed), and the module's entry is judged by it."""
     parts = []
     rest = list(records)
     for case in cases:
@@ -122,7 +124,7 @@ def split_records(records, cases):
         cut = len(rest) if end is None else end + 1
         parts.append(rest[:cut])
         rest = rest[cut:]
-    if parts:
+    if parts and complete:
         parts[-1] += rest
     return parts
 
@@ -170,6 +172,7 @@ class KunitRun:
         suites = sorted(self._suites() - before)
         logged = parse_log(outcome.records)
         cases = []
+        complete = True
         for suite in suites:
             text = ""
             try:
@@ -188,6 +191,7 @@ class KunitRun:
                     found.append(case)
             found.sort(key=lambda c: c.number)
             if plan is None or len(found) != plan:
+                complete = False
                 problems.append(("incomplete", f"suite {suite}: "
                                  f"{len(found)} of {plan} planned cases "
                                  f"reported; its debugfs results:\n"
@@ -198,7 +202,7 @@ class KunitRun:
                              f"{self.debugfs}"))
         self.progress.expect(len(cases))
         records = list(outcome.records)
-        parts = split_records(records, [c for _, c in cases])
+        parts = split_records(records, [c for _, c in cases], complete)
         for (suite, case), recs in zip(cases, parts):
             name = f"kunit@{suite}@{case.name}"
             result, warnings = dmesg.judge(case.result, recs, self.allow,

@@ -306,6 +306,18 @@ class KtapTest(unittest.TestCase):
         parts = kunit.split_records(records, cases)
         self.assertEqual([len(p) for p in parts], [2, 2, 2, 2])
 
+    def test_crashed_case_blames_no_earlier_one(self):
+        """A case that oopses never reports: the records after the last
+        reported case are not the last reported case's."""
+        _, cases = kunit.parse_suite(KTAP)
+        texts = ["    KTAP version 1", "    ok 1 wrong_device_twice",
+                 "    not ok 2 map_once", "    ok 3 segments_within_max",
+                 "BUG: kernel NULL pointer dereference, address: 0"]
+        records = [dmesg.Record(6, 0, i, i, t) for i, t in enumerate(texts)]
+        parts = kunit.split_records(records, cases[:3], complete=False)
+        self.assertEqual([len(p) for p in parts], [2, 1, 1])
+        self.assertNotIn("BUG", "".join(r.text for r in parts[-1]))
+
     def test_cut_debugfs_log(self):
         """6.1 cuts a case's debugfs log at 512 bytes: a long failure
         report loses the case's own result line, which the kernel log
