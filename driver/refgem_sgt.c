@@ -12,6 +12,7 @@
 #include <linux/file.h>
 #include <linux/iommu.h>
 #include <linux/module.h>
+#include <linux/slab.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_file.h>
@@ -79,6 +80,44 @@ static void refgem_bo_publish(struct refgem_bo *bo, struct sg_table *sgt,
 	smp_store_release(&bo->sgt, sgt);
 }
 
+/*
+ * Pin the pages (until the BO is freed) and map them for the BO's device,
+ * as drm_gem_shmem_get_pages_sgt() does but without a CPU sync: every
+ * transfer syncs the range it moves (refgem_sync_range()). A BO shared
+ * through PRIME is legitimately mapped by its importers too (the core maps
+ * attachments this way), and DMA-API debug, whose cacheline tracking spans
+ * devices, reports such an overlap only for a mapping that asks the DMA API
+ * to sync at map time.
+ */
+static struct sg_table *refgem_sgt_make(struct drm_gem_shmem_object *shmem)
+{
+	struct device *dev = shmem->base.dev->dev;
+	struct sg_table *sgt;
+	int ret;
+
+	ret = drm_gem_shmem_pin(shmem);
+	if (ret)
+		return ERR_PTR(ret);
+	sgt = drm_gem_shmem_get_sg_table(shmem);
+	if (IS_ERR(sgt))
+		goto unpin;
+	ret = dma_map_sgtable(dev, sgt, DMA_BIDIRECTIONAL,
+			      DMA_ATTR_SKIP_CPU_SYNC);
+	if (ret) {
+		sg_free_table(sgt);
+		kfree(sgt);
+		sgt = ERR_PTR(ret);
+		goto unpin;
+	}
+	refgem_shmem_lock(shmem);
+	shmem->sgt = sgt;
+	refgem_shmem_unlock(shmem);
+	return sgt;
+unpin:
+	drm_gem_shmem_unpin(shmem);
+	return sgt;
+}
+
 /**
  * refgem_bo_map - the BO's DMA mapping for @drm, made on first use
  * @bo: a BO of a device in a drm_dev_enter() section
@@ -117,7 +156,7 @@ struct sg_table *refgem_bo_map(struct refgem_bo *bo, struct drm_device *drm,
 		sgt = ERR_PTR(-EINVAL);
 		goto out;
 	}
-	sgt = drm_gem_shmem_get_pages_sgt(shmem);
+	sgt = refgem_sgt_make(shmem);
 	if (IS_ERR(sgt))
 		goto out;
 	refgem_bo_publish(bo, sgt, shmem->base.size >> PAGE_SHIFT);
@@ -139,7 +178,7 @@ void refgem_bo_register_import(struct refgem_bo *bo)
 
 /*
  * Unmap and free a BO's own mapping. Its pages stay pinned until the BO is
- * freed, as drm_gem_shmem_free() expects.
+ * freed (refgem_bo_unmap_at_free()).
  *
  * No CPU sync: every refgem transfer syncs for the CPU when it is done, so
  * a swiotlb bounce buffer holds nothing newer than the pages, while the CPU
@@ -234,6 +273,9 @@ void refgem_bo_unmap_at_free(struct refgem_bo *bo)
 			refgem_sgt_drop(bo);
 	}
 	mutex_unlock(&rdev->maps_lock);
+	/* The pin refgem_sgt_make() took; revocation leaves it. */
+	if (bo->pinned)
+		drm_gem_shmem_unpin(&bo->base);
 	refgem_count(rdev, REFGEM_C_PAGES_PINNED, -(long)bo->pinned);
 }
 

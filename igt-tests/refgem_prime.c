@@ -204,6 +204,53 @@ static void test_refgem_to_vgem(int fd)
 	refgem_igt_counters_settled(&before);
 }
 
+/*
+ * The object's importers (the other refgem device and vgem) map its pages
+ * before its own device does: three mappings of the same pages, which is
+ * what PRIME is for. The exporter's own mapping must not count as an
+ * overlapping one (DMA-API debug's cacheline tracking spans devices: the
+ * debug targets' detectors judge it), and every device sees the CPU's data.
+ */
+static void test_own_map_after_import(int fd)
+{
+	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
+	int vgem = open_vgem(), dmabuf;
+	struct refgem_igt_counters before;
+	uint32_t handle, imported, vhandle;
+	struct drm_refgem_sgt_map m;
+	void *ptr, *buf;
+
+	refgem_igt_counters_get(&before);
+	handle = refgem_igt_create(fd, BO_SIZE);
+	ptr = refgem_igt_map(fd, handle, BO_SIZE);
+	gem_igt_fill(ptr, BO_SIZE, 0, 640);
+
+	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
+	imported = gem_igt_import(other, dmabuf);
+	vhandle = gem_igt_import(vgem, dmabuf);
+	close(dmabuf);
+	igt_assert_eq(refgem_sgt_map(fd, handle, -1, &m), 0);
+	igt_assert_eq(m.status, REFGEM_SGT_CREATED);
+
+	buf = malloc(BO_SIZE);
+	igt_assert(buf);
+	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
+		       BO_SIZE, buf);
+	gem_igt_check(buf, BO_SIZE, 0, 640, "exporter's own read");
+	refgem_igt_dma(other, imported, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW,
+		       0, BO_SIZE, buf);
+	gem_igt_check(buf, BO_SIZE, 0, 640, "importing device's read");
+
+	free(buf);
+	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
+	igt_assert_eq(refgem_bo_close(vgem, vhandle), 0);
+	igt_assert_eq(refgem_bo_close(other, imported), 0);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	close(vgem);
+	close(other);
+	refgem_igt_counters_settled(&before);
+}
+
 static void test_close_keeps_bo(int fd)
 {
 	struct refgem_igt_counters before;
@@ -361,6 +408,10 @@ igt_main
 	igt_describe("Import a refgem object into vgem, which keeps it alive and exports it back.");
 	igt_subtest("refgem-to-vgem")
 		test_refgem_to_vgem(fd);
+
+	igt_describe("Map an object for its own device after its importers did; no overlap report, same data everywhere.");
+	igt_subtest("own-map-after-import")
+		test_own_map_after_import(fd);
 
 	igt_describe("Check that a dma-buf keeps the object and its device mapping after GEM_CLOSE.");
 	igt_subtest("close-handle-keeps-bo")
