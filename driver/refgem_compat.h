@@ -59,8 +59,10 @@ static inline void refgem_shmem_unlock(struct drm_gem_shmem_object *shmem)
  * lock held and *_unlocked() ones that take it.
  */
 #ifdef REFGEM_NO_DMA_BUF_UNLOCKED
+#define refgem_dma_buf_map_attachment dma_buf_map_attachment
 #define refgem_dma_buf_unmap_attachment dma_buf_unmap_attachment
 #else
+#define refgem_dma_buf_map_attachment dma_buf_map_attachment_unlocked
 #define refgem_dma_buf_unmap_attachment dma_buf_unmap_attachment_unlocked
 #endif
 

@@ -78,8 +78,73 @@ static const struct vm_operations_struct refgem_gem_vm_ops = {
 	.close = refgem_gem_vm_close,
 };
 
+/*
+ * Map an exported BO for one importer within that importer's limits. The
+ * core's drm_gem_map_dma_buf() builds the table with the exporter's maximum
+ * segment (drm_prime_pages_to_sg()), which can exceed what the importing
+ * device declares (vgem's is 64 KiB). The attachment pinned the pages.
+ */
+static struct sg_table *refgem_map_dma_buf(struct dma_buf_attachment *attach,
+					   enum dma_data_direction dir)
+{
+	struct drm_gem_object *obj = attach->dmabuf->priv;
+	struct drm_gem_shmem_object *shmem = to_drm_gem_shmem_obj(obj);
+	struct device *dev = attach->dev;
+	size_t max = min3(dma_max_mapping_size(dev),
+			  (size_t)dma_get_max_seg_size(dev), (size_t)UINT_MAX);
+	struct sg_table *sgt;
+	int ret;
+
+	max = round_down(max, PAGE_SIZE);
+	if (dir == DMA_NONE || !max || !shmem->pages)
+		return ERR_PTR(-EINVAL);
+	sgt = kmalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table_from_pages_segment(sgt, shmem->pages,
+						obj->size >> PAGE_SHIFT, 0,
+						obj->size, max, GFP_KERNEL);
+	if (ret)
+		goto free;
+	/* As the core's: the importer syncs for itself. */
+	ret = dma_map_sgtable(dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
+	if (!ret)
+		return sgt;
+	sg_free_table(sgt);
+free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+/* The core's PRIME dma-buf operations but for the importer's mapping. */
+static const struct dma_buf_ops refgem_dmabuf_ops = {
+	.cache_sgt_mapping = true,
+	.attach = drm_gem_map_attach,
+	.detach = drm_gem_map_detach,
+	.map_dma_buf = refgem_map_dma_buf,
+	.unmap_dma_buf = drm_gem_unmap_dma_buf,
+	.release = drm_gem_dmabuf_release,
+	.mmap = drm_gem_dmabuf_mmap,
+	.vmap = drm_gem_dmabuf_vmap,
+	.vunmap = drm_gem_dmabuf_vunmap,
+};
+
+static struct dma_buf *refgem_gem_prime_export(struct drm_gem_object *obj,
+					       int flags)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+
+	exp_info.ops = &refgem_dmabuf_ops;
+	exp_info.size = obj->size;
+	exp_info.flags = flags;
+	exp_info.priv = obj;
+	exp_info.resv = obj->resv;
+	return drm_gem_dmabuf_export(obj->dev, &exp_info);
+}
+
 static const struct drm_gem_object_funcs refgem_gem_funcs = {
 	.free = refgem_gem_free,
+	.export = refgem_gem_prime_export,
 	.print_info = drm_gem_shmem_object_print_info,
 	.pin = drm_gem_shmem_object_pin,
 	.unpin = drm_gem_shmem_object_unpin,
@@ -225,7 +290,15 @@ struct drm_gem_object *refgem_gem_prime_import(struct drm_device *drm,
 
 	if (!drm_dev_enter(drm, &idx))
 		return ERR_PTR(-ENODEV);
-	obj = drm_gem_prime_import(drm, dmabuf);
+	/*
+	 * The core knows its own dma-buf operations only: an import of our
+	 * own export is the object itself, as drm_gem_prime_import() does.
+	 */
+	obj = dmabuf->priv;
+	if (dmabuf->ops == &refgem_dmabuf_ops && obj->dev == drm)
+		drm_gem_object_get(obj);
+	else
+		obj = drm_gem_prime_import(drm, dmabuf);
 	/* A self-import returns our own BO, which has no attachment. */
 	if (!IS_ERR(obj) && obj->import_attach)
 		refgem_bo_register_import(to_refgem_bo(obj));

@@ -8,6 +8,7 @@
  * again.
  */
 #include <kunit/test.h>
+#include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -15,6 +16,7 @@
 
 #include <drm/drm_drv.h>
 #include <drm/drm_gem.h>
+#include <drm/drm_prime.h>
 
 #include "refgem_compat.h"
 #include "refgem_drv.h"
@@ -186,11 +188,61 @@ static void revoke_then_free(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, device_attach(&rdev->pdev->dev), 1);
 }
 
+/*
+ * An exported BO mapped for an importer whose maximum DMA segment is one
+ * page (the second device, its limit lowered for the case) gets no longer
+ * segment, even where the pages are contiguous.
+ */
+static void export_within_importer_limit(struct kunit *test)
+{
+	struct refgem_kunit *ctx = test->priv;
+	struct refgem_bo *bo = bo_create(test, ctx->rdev[0]);
+	struct drm_gem_object *obj = &bo->base.base;
+	struct device *importer = ctx->rdev[1]->drm.dev;
+	unsigned int saved = dma_get_max_seg_size(importer);
+	struct dma_buf_attachment *attach;
+	struct scatterlist *sg;
+	struct dma_buf *dmabuf;
+	struct sg_table *sgt;
+	unsigned int longest = 0;
+	bool made;
+	int i;
+
+	/* Without two contiguous pages every table would pass. */
+	sgt = refgem_bo_map(bo, &ctx->rdev[0]->drm, &made);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sgt));
+	if (sgt->orig_nents == KUNIT_BO_SIZE >> PAGE_SHIFT) {
+		bo_put(bo);
+		kunit_skip(test, "no two of the BO's pages are contiguous");
+	}
+
+	/* As drm_gem_prime_handle_to_fd() exports. */
+	if (obj->funcs->export)
+		dmabuf = obj->funcs->export(obj, O_RDWR);
+	else
+		dmabuf = drm_gem_prime_export(obj, O_RDWR);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(dmabuf));
+	attach = dma_buf_attach(dmabuf, importer);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(attach));
+	dma_set_max_seg_size(importer, PAGE_SIZE);
+	sgt = refgem_dma_buf_map_attachment(attach, DMA_BIDIRECTIONAL);
+	dma_set_max_seg_size(importer, saved);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(sgt));
+	for_each_sgtable_sg(sgt, sg, i)
+		longest = max(longest, sg->length);
+	KUNIT_EXPECT_EQ(test, longest, (unsigned int)PAGE_SIZE);
+	refgem_dma_buf_unmap_attachment(attach, sgt, DMA_BIDIRECTIONAL);
+	dma_buf_detach(dmabuf, attach);
+	dma_buf_put(dmabuf);
+	bo_put(bo);
+}
+
 static struct kunit_case refgem_sgt_cases[] = {
 	KUNIT_CASE(wrong_device_twice),
 	KUNIT_CASE(map_once),
 	KUNIT_CASE(segments_within_max),
 	KUNIT_CASE(revoke_then_free),
+	KUNIT_CASE(export_within_importer_limit),
 	{}
 };
 
@@ -205,4 +257,5 @@ kunit_test_suite(refgem_sgt_suite);
 
 MODULE_DESCRIPTION("KUnit tests for refgem's revocable sg_tables");
 MODULE_LICENSE("GPL");
+REFGEM_IMPORT_NS_DMA_BUF;
 REFGEM_IMPORT_NS_KUNIT;
