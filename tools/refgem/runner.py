@@ -58,7 +58,8 @@ GOOD = ("pass", "skip")
 DIED = {
     "crash": "the guest died while this test ran (no exit status: kernel "
              "panic, reboot or QEMU exit)",
-    "timeout": "the guest watchdog ended the guest while this test ran",
+    "timeout": "the guest watchdog or the stall check (a silent console) "
+               "ended the guest while this test ran",
     "incomplete": "the guest ended while this test ran",
 }
 # refgem/boot.py starts each boot's part of the console log with this.

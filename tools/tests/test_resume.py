@@ -167,8 +167,7 @@ class ResumeTest(RunnerBase):
         quiet = doc["tests"]["kselftest@ksft@bo.quiet"]["out"]
         self.assertTrue(quiet.startswith("#  RUN           bo.quiet ...\n"
                                          "# stuck here\n"), quiet)
-        self.assertIn("the guest watchdog ended the guest while this test "
-                      "ran", quiet)
+        self.assertIn(runner.DIED["timeout"], quiet)
         self.assertIn("while this binary ran; it is not run again",
                       doc["tests"]["kselftest@ksft"]["out"])
 
