@@ -18,8 +18,15 @@
 #include "refgem_drv.h"
 #include <drm/refgem_drm.h>
 
-/* shmem backs objects up to what an int page count can index. */
-#define REFGEM_BO_MAX_SIZE	((u64)INT_MAX << PAGE_SHIFT)
+/*
+ * shmem backs objects up to what an int page count can index; a BO larger
+ * than the machine's RAM could never be mapped, and would only take the
+ * device's mmap offset space (1 TiB, shared by all its clients) from others.
+ */
+static u64 refgem_bo_max_size(void)
+{
+	return min_t(u64, (u64)INT_MAX, totalram_pages()) << PAGE_SHIFT;
+}
 
 static void refgem_gem_free(struct drm_gem_object *obj)
 {
@@ -214,14 +221,13 @@ struct refgem_bo *refgem_kunit_bo_create(struct drm_device *drm, size_t size)
 EXPORT_SYMBOL_IF_KUNIT(refgem_kunit_bo_create);
 #endif
 
-/* Round @size up to whole pages; E2BIG past what shmem can back. */
+/* Round @size up to whole pages; E2BIG past refgem_bo_max_size(). */
 static int refgem_bo_size(u64 size, u64 *aligned)
 {
-	if (check_add_overflow(size, (u64)PAGE_SIZE - 1, aligned) ||
-	    *aligned > REFGEM_BO_MAX_SIZE)
+	if (check_add_overflow(size, (u64)PAGE_SIZE - 1, aligned))
 		return -E2BIG;
 	*aligned = round_down(*aligned, PAGE_SIZE);
-	return 0;
+	return *aligned > refgem_bo_max_size() ? -E2BIG : 0;
 }
 
 int refgem_ioctl_gem_create(struct drm_device *drm, void *data,

@@ -81,6 +81,28 @@ static void test_huge_size(int fd)
 	expect_create_error(fd, 1ull << 62, 0, -E2BIG);
 }
 
+/*
+ * Up to the machine's RAM, and not a page more: a larger BO could never be
+ * mapped, and would take the device's shared mmap offset space (1 TiB)
+ * from every other client. Creating one costs no memory (shmem is lazy).
+ */
+static void test_ram_bound(int fd)
+{
+	const uint64_t page = gem_igt_page();
+	uint64_t ram;
+	uint32_t handle;
+	int ret;
+
+	igt_assert_eq(refgem_mem_total(&ram), 0);
+	ram -= ram % page;
+	expect_create_error(fd, ram + 1, 0, -E2BIG);
+	expect_create_error(fd, 1ull << 40, 0, -E2BIG);
+	ret = refgem_bo_create(fd, ram, 0, &handle);
+	igt_assert_f(!ret, "create(size %#llx, RAM) gave %d\n",
+		     (unsigned long long)ram, ret);
+	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+}
+
 static void test_bad_flags(int fd)
 {
 	int bit;
@@ -205,6 +227,10 @@ igt_main
 	igt_describe("Check that overflowing and huge sizes fail with E2BIG and create nothing.");
 	igt_subtest("huge-size")
 		test_huge_size(fd);
+
+	igt_describe("Check that a BO may be as large as the machine's RAM and no larger (E2BIG).");
+	igt_subtest("ram-bound")
+		test_ram_bound(fd);
 
 	igt_describe("Check that every unknown create flag fails with EINVAL.");
 	igt_subtest("bad-flags")

@@ -120,3 +120,22 @@ int refgem_module_load(const char *path, const char *params)
 	close(fd);
 	return ret;
 }
+
+int refgem_mem_total(uint64_t *bytes)
+{
+	unsigned long long kib;
+	char line[128];
+	int ret = -ENOENT;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
+			*bytes = kib * 1024;
+			ret = 0;
+			break;
+		}
+	fclose(f);
+	return ret;
+}

@@ -162,6 +162,9 @@ int refgem_swiotlb_used(long *slots);
 /* swiotlb's 2 KiB slots in all; -ENOENT when there is no swiotlb pool. */
 int refgem_swiotlb_slots(long *slots);
 
+/* MemTotal of /proc/meminfo (the kernel's totalram), in bytes. */
+int refgem_mem_total(uint64_t *bytes);
+
 /* 1 when loadable module @name is loaded, 0 when not. */
 int refgem_module_loaded(const char *name);
 

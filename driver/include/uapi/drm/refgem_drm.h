@@ -26,7 +26,11 @@ extern "C" {
 /*
  * struct drm_refgem_gem_create - create a shmem buffer object
  * @size: in, bytes; rounded up to PAGE_SIZE. 0 is EINVAL, a size that
- *	overflows when rounded up or exceeds what shmem can back is E2BIG.
+ *	overflows when rounded up or exceeds the machine's RAM (MemTotal) is
+ *	E2BIG. ENOSPC when the device's mmap offset space (about 1 TiB,
+ *	shared by all its clients' BOs) has no room left, ENOMEM when memory
+ *	ran out. Dumb buffers (DRM_IOCTL_MODE_CREATE_DUMB) are created the
+ *	same way and fail the same way.
  * @flags: in, must be 0 (see REFGEM_BO_FLAGS_MASK), else EINVAL.
  * @handle: out, the GEM handle in the caller's file.
  */
