@@ -294,6 +294,51 @@ static void test_bad_dimensions(int fd)
 	igt_assert_eq(dumb_create_raw(fd, 4095, 1048832, 8), -EINVAL);
 }
 
+/*
+ * Dimensions that drm_mode_create_dumb() accepts (width * cpp and the
+ * pitch times the height fit in 32 bits) but whose width * bpp does not.
+ * A driver may refuse them (EINVAL, E2BIG, ENOMEM) or make a buffer that
+ * holds them, never one whose rows are shorter than the width.
+ */
+static void test_pitch_covers_width(int fd)
+{
+	static const struct {
+		uint32_t width, height, bpp;
+	} dims[] = {
+		{ (1u << 27) + 1, 1, 32 },	/* width * bpp: 2^32 + 32 */
+		{ 0x2aaaaaab, 1, 24 },		/* width * bpp: 2^34 + 8 */
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(dims); i++) {
+		struct drm_mode_create_dumb arg = {
+			.width = dims[i].width,
+			.height = dims[i].height,
+			.bpp = dims[i].bpp,
+		};
+		uint64_t row = ((uint64_t)arg.width * arg.bpp + 7) / 8;
+		bool holds;
+		int ret;
+
+		ret = drmIoctl(fd, DRM_IOCTL_MODE_CREATE_DUMB, &arg) ? -errno : 0;
+		if (ret) {
+			igt_assert_f(ret == -EINVAL || ret == -E2BIG ||
+				     ret == -ENOMEM,
+				     "%ux%u at %u bpp: %s\n", arg.width,
+				     arg.height, arg.bpp, strerror(-ret));
+			continue;
+		}
+		holds = arg.pitch >= row &&
+			arg.size >= (uint64_t)arg.pitch * arg.height;
+		igt_assert_eq(refgem_bo_close(fd, arg.handle), 0);
+		igt_assert_f(holds,
+			     "%ux%u at %u bpp: pitch %u, size %llu, but a row takes %llu bytes\n",
+			     arg.width, arg.height, arg.bpp, arg.pitch,
+			     (unsigned long long)arg.size,
+			     (unsigned long long)row);
+	}
+}
+
 igt_main
 {
 	int fd = -1;
@@ -350,6 +395,10 @@ igt_main
 	igt_describe("Check that zero and overflowing dumb-buffer dimensions fail with EINVAL.");
 	igt_subtest("bad-dimensions")
 		test_bad_dimensions(fd);
+
+	igt_describe("Check that a dumb buffer whose width * bpp passes 32 bits is refused or holds its rows.");
+	igt_subtest("pitch-covers-width")
+		test_pitch_covers_width(fd);
 
 	igt_fixture {
 		close(fd);
