@@ -26,13 +26,8 @@
 #include <linux/seq_file.h>
 
 #include <drm/drm_file.h>
-#include <kunit/visibility.h>
 
 #include "refgem_drv.h"
-
-struct refgem_counters refgem_stats;
-EXPORT_SYMBOL_IF_KUNIT(refgem_stats);
-u32 refgem_dma_delay_ms;
 
 static struct dentry *refgem_debugfs_root;
 

@@ -25,6 +25,11 @@
 #include "refgem_drv.h"
 #include <drm/refgem_drm.h>
 
+/* What debugfs shows and sets (refgem_debugfs.c documents each). */
+struct refgem_counters refgem_stats;
+EXPORT_SYMBOL_IF_KUNIT(refgem_stats);
+u32 refgem_dma_delay_ms;
+
 #define EDU_VENDOR_ID		0x1234
 #define EDU_DEVICE_ID		0x11e8
 #define EDU_REG_IDENT		0x00

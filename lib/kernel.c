@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Raw readers of kernel state that oracles need (kernel log records since a
- * point, the taint mask, swiotlb's used slots) and module unload/load. No judgement here: callers decide.
+ * Raw readers of kernel state that oracles need (the taint mask, swiotlb's
+ * slots, MemTotal) and module unload/load. No judgement here: callers
+ * decide. The kernel log's reader is lib/kmsg.c's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,48 +14,6 @@
 
 #include "refgem.h"
 
-int refgem_kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	/* Only what is logged from now on. */
-	if (lseek(fd, 0, SEEK_END) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-int refgem_kmsg_next(int fd, struct refgem_kmsg_record *rec)
-{
-	/* One read returns one whole record; longer ones fail with EINVAL. */
-	char buf[8192], *text, *end;
-	unsigned long long prio;
-	ssize_t n;
-
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	buf[n] = '\0';
-	/* "prio,seq,usec,flags;text\n" then " KEY=value" lines. */
-	text = strchr(buf, ';');
-	if (!text || sscanf(buf, "%llu,%llu", &prio, &rec->seq) != 2)
-		return -EPROTO;
-	text++;
-	end = strchr(text, '\n');
-	if (end)
-		*end = '\0';
-	rec->level = prio & 7;
-	rec->facility = prio >> 3;
-	snprintf(rec->text, sizeof(rec->text), "%s", text);
-	return 1;
-}
-
-/* A decimal number from @path. */
 static int read_long(const char *path, long *val)
 {
 	char buf[64], *end;

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: MIT
-/* Marker lines in the kernel log, so a runner can split dmesg per test. */
+/*
+ * The kernel log: marker lines written into it, so a runner can split dmesg
+ * per test, and its records read back from a point on, for oracles.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "refgem.h"
@@ -30,3 +35,46 @@ int refgem_kmsg(const char *fmt, ...)
 	close(fd);
 	return err;
 }
+
+int refgem_kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	/* Only what is logged from now on. */
+	if (lseek(fd, 0, SEEK_END) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int refgem_kmsg_next(int fd, struct refgem_kmsg_record *rec)
+{
+	/* One read returns one whole record; longer ones fail with EINVAL. */
+	char buf[8192], *text, *end;
+	unsigned long long prio;
+	ssize_t n;
+
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	buf[n] = '\0';
+	/* "prio,seq,usec,flags;text\n" then " KEY=value" lines. */
+	text = strchr(buf, ';');
+	if (!text || sscanf(buf, "%llu,%llu", &prio, &rec->seq) != 2)
+		return -EPROTO;
+	text++;
+	end = strchr(text, '\n');
+	if (end)
+		*end = '\0';
+	rec->level = prio & 7;
+	rec->facility = prio >> 3;
+	snprintf(rec->text, sizeof(rec->text), "%s", text);
+	return 1;
+}
+
+/* A decimal number from @path. */

@@ -132,10 +132,10 @@ int refgem_counter(const char *name, long *val);
  */
 int refgem_device_counter(int fd, const char *name, long *val);
 
-/* kmsg (lib/kmsg.c): write a marker line to /dev/kmsg for per-test dmesg splits. */
-int refgem_kmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The kernel log (lib/kmsg.c) */
 
-/* Kernel state for oracles (lib/kernel.c): raw readers, no judgement. */
+/* Write a marker line to /dev/kmsg for per-test dmesg splits. */
+int refgem_kmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 struct refgem_kmsg_record {
 	int level;		/* 0 (emerg) .. 7 (debug) */
@@ -153,6 +153,8 @@ int refgem_kmsg_open(void);
  * on with the oldest left), another negative errno on error.
  */
 int refgem_kmsg_next(int fd, struct refgem_kmsg_record *rec);
+
+/* Kernel state for oracles (lib/kernel.c): raw readers, no judgement. */
 
 /* /proc/sys/kernel/tainted. */
 int refgem_taint(unsigned long *taint);
