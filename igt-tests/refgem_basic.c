@@ -187,7 +187,7 @@ static void put32(struct err_row *row, size_t at, uint32_t val)
 
 static void test_error_paths(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	struct drm_refgem_sgt_map m;
 	struct err_ctx c = { .fd = fd };
 	unsigned int i, tried = 0;
@@ -296,7 +296,7 @@ static void test_error_paths(int fd)
 		} else if (row.file == F_DMABUF) {
 			/* Its object goes with it, unless the call kept it. */
 			close(passed);
-			before.bos_alive--;
+			before.v[REFGEM_C_BOS_ALIVE]--;
 		}
 		refgem_igt_counters_settled(&before);
 		tried++;

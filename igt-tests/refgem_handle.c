@@ -34,7 +34,7 @@ static void test_size_rounding(int fd)
 {
 	const uint64_t page = gem_igt_page();
 	const uint64_t sizes[] = { 1, page - 1, page, page + 1, 16 * page + 1 };
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	unsigned int i;
 
 	refgem_igt_counters_get(&before);
@@ -51,7 +51,7 @@ static void test_size_rounding(int fd)
 static void expect_create_error(int fd, uint64_t size, uint32_t flags,
 				int err)
 {
-	long created = refgem_igt_counter("bos_created");
+	long created = refgem_igt_counter(REFGEM_C_BOS_CREATED);
 	uint32_t handle = 0;
 	int ret;
 
@@ -61,7 +61,7 @@ static void expect_create_error(int fd, uint64_t size, uint32_t flags,
 	igt_assert_f(ret == err,
 		     "create(size %#llx, flags %#x) gave %d, expected %d\n",
 		     (unsigned long long)size, flags, ret, err);
-	igt_assert_eq(refgem_igt_counter("bos_created"), created);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_CREATED), created);
 }
 
 static void test_zero_size(int fd)
@@ -149,19 +149,19 @@ static void test_offset_bad_handle(int fd)
 static void test_many_bos(int fd)
 {
 	uint32_t *handles = calloc(MANY_BOS, sizeof(*handles));
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	long created;
 	int i;
 
 	igt_assert(handles);
 	refgem_igt_counters_get(&before);
-	created = refgem_igt_counter("bos_created");
+	created = refgem_igt_counter(REFGEM_C_BOS_CREATED);
 
 	for (i = 0; i < MANY_BOS; i++)
 		handles[i] = refgem_igt_create(fd, 4096);
-	igt_assert_eq(refgem_igt_counter("bos_alive") - before.bos_alive,
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE) - before.v[REFGEM_C_BOS_ALIVE],
 		      MANY_BOS);
-	igt_assert_eq(refgem_igt_counter("bos_created") - created, MANY_BOS);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_CREATED) - created, MANY_BOS);
 
 	for (i = 0; i < MANY_BOS; i++)
 		igt_assert_eq(refgem_bo_close(fd, handles[i]), 0);
@@ -171,14 +171,14 @@ static void test_many_bos(int fd)
 
 static void test_fd_close_frees(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int fd2 = gem_igt_reopen(fd);
 	int i;
 
 	refgem_igt_counters_get(&before);
 	for (i = 0; i < 64; i++)
 		refgem_igt_create(fd2, 4096);
-	igt_assert_eq(refgem_igt_counter("bos_alive") - before.bos_alive, 64);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE) - before.v[REFGEM_C_BOS_ALIVE], 64);
 
 	/* Closing the file drops every handle it still holds. */
 	close(fd2);
@@ -187,7 +187,7 @@ static void test_fd_close_frees(int fd)
 
 static void test_render_create(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int render = gem_igt_open_render(fd);
 	uint32_t handle;
 	uint64_t offset;

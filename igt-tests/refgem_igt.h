@@ -98,65 +98,60 @@ static inline int refgem_igt_open_other(int fd, enum refgem_node node)
 		 REFGEM_DRIVER_NAME, bdf);
 }
 
-/*
- * What a refgem subtest must leave as it found it, from the module-wide
- * counters: live objects, live DMA mappings and pinned pages. late_unmaps
- * must never move (a mapping unmapped after its device went away).
- */
-struct refgem_igt_counters {
-	long bos_alive;
-	long maps_live;
-	long pages_pinned;
-	long late_unmaps;
-};
-
-static inline long refgem_igt_counter(const char *name)
+/* A snapshot of refgem's module-wide counters (lib's, read at once). */
+static inline void refgem_igt_counters_get(struct refgem_counters *c)
 {
-	long val = 0;
-	int ret = refgem_counter(name, &val);
+	int ret = refgem_counters_read(c);
 
-	igt_assert_f(ret == 0, "cannot read refgem counter %s: %s\n",
-		     name, strerror(-ret));
-	return val;
+	igt_assert_f(ret == 0, "cannot read %s: %s\n", REFGEM_COUNTERS_PATH,
+		     strerror(-ret));
+}
+
+static inline long refgem_igt_counter(enum refgem_counter_id id)
+{
+	struct refgem_counters c;
+
+	refgem_igt_counters_get(&c);
+	return c.v[id];
 }
 
 /* For a fixture: skip, saying why, when the counters cannot be read. */
 static inline void refgem_igt_require_counters(void)
 {
-	long val;
+	struct refgem_counters c;
 
-	igt_require_f(refgem_counter("bos_alive", &val) == 0,
+	igt_require_f(refgem_counters_read(&c) == 0,
 		      "%s is not readable (is debugfs mounted?)\n",
 		      REFGEM_COUNTERS_PATH);
 }
 
-static inline void refgem_igt_counters_get(struct refgem_igt_counters *c)
-{
-	c->bos_alive = refgem_igt_counter("bos_alive");
-	c->maps_live = refgem_igt_counter("maps_live");
-	c->pages_pinned = refgem_igt_counter("pages_pinned");
-	c->late_unmaps = refgem_igt_counter("late_unmaps");
-}
-
-/* Assert that the counters are back where @before saw them. */
+/*
+ * Assert that what a refgem subtest must leave as it found it is back
+ * where @before saw it: live objects, live DMA mappings and pinned pages;
+ * and late_unmaps never moves (a mapping unmapped after its device went).
+ */
 static inline void
-refgem_igt_counters_settled(const struct refgem_igt_counters *before)
+refgem_igt_counters_settled(const struct refgem_counters *before)
 {
-	struct refgem_igt_counters now;
+	static const struct {
+		enum refgem_counter_id id;
+		const char *why;
+	} settle[] = {
+		{ REFGEM_C_BOS_ALIVE, "objects leaked or lost" },
+		{ REFGEM_C_MAPS_LIVE, "DMA mappings leaked" },
+		{ REFGEM_C_PAGES_PINNED, "pages left pinned" },
+		{ REFGEM_C_LATE_UNMAPS, "a mapping outlived its device" },
+	};
+	struct refgem_counters now;
+	unsigned int i;
 
 	refgem_igt_counters_get(&now);
-	igt_assert_f(now.bos_alive == before->bos_alive,
-		     "bos_alive %ld, was %ld: objects leaked or lost\n",
-		     now.bos_alive, before->bos_alive);
-	igt_assert_f(now.maps_live == before->maps_live,
-		     "maps_live %ld, was %ld: DMA mappings leaked\n",
-		     now.maps_live, before->maps_live);
-	igt_assert_f(now.pages_pinned == before->pages_pinned,
-		     "pages_pinned %ld, was %ld\n",
-		     now.pages_pinned, before->pages_pinned);
-	igt_assert_f(now.late_unmaps == before->late_unmaps,
-		     "late_unmaps %ld, was %ld\n",
-		     now.late_unmaps, before->late_unmaps);
+	for (i = 0; i < ARRAY_SIZE(settle); i++)
+		igt_assert_f(now.v[settle[i].id] == before->v[settle[i].id],
+			     "%s %ld, was %ld: %s\n",
+			     refgem_counter_names[settle[i].id],
+			     now.v[settle[i].id], before->v[settle[i].id],
+			     settle[i].why);
 }
 
 /* A refgem object of @size bytes from GEM_CREATE; returns the handle. */

@@ -45,7 +45,7 @@ static void test_offset_lookup(int fd)
 
 static void test_mapping_holds_bo(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle;
 	void *ptr;
 
@@ -57,8 +57,8 @@ static void test_mapping_holds_bo(int fd)
 
 	/* No handle left: the mapping alone holds the object... */
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 1);
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
 	gem_igt_check(ptr, BO_SIZE, 0, 500, "mapping without a handle");
 
 	/* ...and munmap frees it, with its device mapping. */
@@ -68,7 +68,7 @@ static void test_mapping_holds_bo(int fd)
 
 static void test_mapping_holds_device(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int fd2 = gem_igt_reopen(fd);
 	uint32_t handle;
 	void *ptr;
@@ -80,7 +80,7 @@ static void test_mapping_holds_device(int fd)
 
 	/* Closing the file leaves the object to the mapping. */
 	close(fd2);
-	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 1);
 	gem_igt_check(ptr, BO_SIZE, 0, 510, "mapping after close(fd)");
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
 	refgem_igt_counters_settled(&before);
@@ -93,7 +93,7 @@ static void test_mapping_holds_device(int fd)
  */
 static void test_interleaved_sw(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle, seed;
 	void *ptr, *buf;
 	int round;
@@ -143,7 +143,7 @@ static void test_partial_sw(int fd)
 {
 	/* Unaligned, across the first swiotlb segment's end (256 KiB). */
 	const uint64_t first = (256 << 10) - 5000, len = 12345;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	char *ptr, *ref, *buf;
 	uint32_t handle;
 	uint64_t off;
@@ -190,7 +190,7 @@ static void test_interleaved_edu(int fd)
 {
 	/* A page in the second swiotlb segment. */
 	const uint64_t off = 70 * 4096 + 64, len = 2048;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	char cpu[2048], dev[2048];
 	uint32_t handle;
 	int round;
@@ -223,7 +223,7 @@ static void test_interleaved_edu(int fd)
 
 static void test_two_mappings_device(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle;
 	void *a, *b, *buf;
 
@@ -256,7 +256,7 @@ static void test_two_mappings_device(int fd)
 
 static void test_fork_device(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle;
 	void *ptr, *buf;
 

@@ -32,7 +32,7 @@ static int open_vgem(void)
 static void test_cross_device_sw(int fd)
 {
 	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY), dmabuf;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle, imported;
 	void *ptr, *buf;
 
@@ -45,8 +45,8 @@ static void test_cross_device_sw(int fd)
 	imported = gem_igt_import(other, dmabuf);
 	close(dmabuf);
 	/* A second object on the importer, mapped for the importer. */
-	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 2);
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 2);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
 
 	buf = malloc(BO_SIZE);
 	igt_assert(buf);
@@ -71,7 +71,7 @@ static void test_cross_device_edu(int fd)
 {
 	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY), dmabuf;
 	const uint64_t off = 200 * 4096 + 8, len = 3000;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle, imported;
 	char buf[3000];
 	char *ptr;
@@ -104,7 +104,7 @@ static void test_cross_device_edu(int fd)
 
 static void test_same_device_import(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int fd2 = gem_igt_reopen(fd), dmabuf;
 	uint32_t handle, imported;
 	long created;
@@ -112,15 +112,15 @@ static void test_same_device_import(int fd)
 	refgem_igt_counters_get(&before);
 	handle = refgem_igt_create(fd, BO_SIZE);
 	igt_assert_eq(refgem_sgt_map(fd, handle, -1, NULL), 0);
-	created = refgem_igt_counter("maps_created");
+	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
 
 	/* Within one device an import is the object itself: no copy. */
 	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 	imported = gem_igt_import(fd2, dmabuf);
 	close(dmabuf);
-	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 1);
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created);
 
 	igt_assert_eq(refgem_bo_close(fd2, imported), 0);
 	close(fd2);
@@ -130,7 +130,7 @@ static void test_same_device_import(int fd)
 
 static void test_vgem_to_refgem(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int vgem = open_vgem(), dmabuf;
 	uint32_t vhandle, imported;
 	uint64_t offset;
@@ -146,7 +146,7 @@ static void test_vgem_to_refgem(int fd)
 	dmabuf = gem_igt_export(vgem, vhandle, DRM_CLOEXEC);
 	imported = gem_igt_import(fd, dmabuf);
 	close(dmabuf);
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
 
 	buf = malloc(BO_SIZE);
 	igt_assert(buf);
@@ -168,7 +168,7 @@ static void test_vgem_to_refgem(int fd)
 
 static void test_refgem_to_vgem(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int vgem = open_vgem(), dmabuf, again;
 	uint32_t handle, vhandle;
 	struct stat st, st2;
@@ -187,7 +187,7 @@ static void test_refgem_to_vgem(int fd)
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 
 	/* vgem alone holds refgem's object now. */
-	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 1);
 
 	/* vgem exports it back as the same dma-buf, contents intact. */
 	again = gem_igt_export(vgem, vhandle, DRM_CLOEXEC);
@@ -215,7 +215,7 @@ static void test_own_map_after_import(int fd)
 {
 	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
 	int vgem = open_vgem(), dmabuf;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle, imported, vhandle;
 	struct drm_refgem_sgt_map m;
 	void *ptr, *buf;
@@ -253,14 +253,14 @@ static void test_own_map_after_import(int fd)
 
 static void test_close_keeps_bo(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle;
 	long released;
 	int dmabuf;
 	void *ptr;
 
 	refgem_igt_counters_get(&before);
-	released = refgem_igt_counter("maps_released");
+	released = refgem_igt_counter(REFGEM_C_MAPS_RELEASED);
 	handle = refgem_igt_create(fd, BO_SIZE);
 	ptr = refgem_igt_map(fd, handle, BO_SIZE);
 	gem_igt_fill(ptr, BO_SIZE, 0, 640);
@@ -270,8 +270,8 @@ static void test_close_keeps_bo(int fd)
 
 	/* The dma-buf holds the object and its device mapping... */
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	igt_assert_eq(refgem_igt_counter("bos_alive"), before.bos_alive + 1);
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
 	ptr = mmap(NULL, BO_SIZE, PROT_READ, MAP_SHARED, dmabuf, 0);
 	igt_assert(ptr != MAP_FAILED);
 	gem_igt_check(ptr, BO_SIZE, 0, 640, "dma-buf after GEM_CLOSE");
@@ -279,7 +279,7 @@ static void test_close_keeps_bo(int fd)
 
 	/* ...until it goes: then both are freed. */
 	close(dmabuf);
-	igt_assert_eq(refgem_igt_counter("maps_released"), released + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_RELEASED), released + 1);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -307,7 +307,7 @@ static void export_vs_close(int fd)
 
 static void test_export_vs_close_race(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int fd2;
 
 	refgem_igt_counters_get(&before);
@@ -337,7 +337,7 @@ static void import_vs_close(int fd, int dmabuf)
 
 static void test_reimport_vs_close_race(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle;
 	int fd2, dmabuf;
 
@@ -357,7 +357,7 @@ static void test_reimport_vs_close_race(int fd)
 
 static void test_cross_import_vs_close_race(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	uint32_t handle;
 	int other, dmabuf;
 

@@ -43,22 +43,22 @@ static void test_map_once(int fd)
 {
 	const uint64_t size = 64 << 10;
 	struct drm_refgem_sgt_map first, again;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	long created, released;
 	uint32_t handle;
 	int i;
 
 	refgem_igt_counters_get(&before);
-	created = refgem_igt_counter("maps_created");
-	released = refgem_igt_counter("maps_released");
+	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
+	released = refgem_igt_counter(REFGEM_C_MAPS_RELEASED);
 	handle = refgem_igt_create(fd, size);
 
 	sgt_map(fd, handle, &first);
 	igt_assert_eq_u32(first.status, REFGEM_SGT_CREATED);
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
-	igt_assert_eq(refgem_igt_counter("pages_pinned"),
-		      before.pages_pinned + size / gem_igt_page());
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_PAGES_PINNED),
+		      before.v[REFGEM_C_PAGES_PINNED] + size / gem_igt_page());
 
 	/* Later calls return the same mapping and change nothing. */
 	for (i = 0; i < 3; i++) {
@@ -69,25 +69,25 @@ static void test_map_once(int fd)
 		igt_assert_eq_u64(again.dma_len, first.dma_len);
 		igt_assert_eq_u64(again.max_segment, first.max_segment);
 	}
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 
 	/* Freeing the object releases its mapping. */
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	igt_assert_eq(refgem_igt_counter("maps_released"), released + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_RELEASED), released + 1);
 	refgem_igt_counters_settled(&before);
 }
 
 static void test_shared_across_files(int fd)
 {
 	struct drm_refgem_sgt_map first, other;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int fd2 = gem_igt_reopen(fd), dmabuf;
 	uint32_t handle, imported;
 	long created;
 
 	refgem_igt_counters_get(&before);
-	created = refgem_igt_counter("maps_created");
+	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
 	handle = refgem_igt_create(fd, 64 << 10);
 	sgt_map(fd, handle, &first);
 	igt_assert_eq_u32(first.status, REFGEM_SGT_CREATED);
@@ -101,7 +101,7 @@ static void test_shared_across_files(int fd)
 	igt_assert_eq_u32(other.status, 0);
 	igt_assert_eq_u32(other.nents, first.nents);
 	igt_assert_eq_u64(other.dma_len, first.dma_len);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 
 	igt_assert_eq(refgem_bo_close(fd2, imported), 0);
 	close(fd2);
@@ -112,7 +112,7 @@ static void test_shared_across_files(int fd)
 static void test_wrong_device(int fd)
 {
 	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	struct drm_refgem_sgt_map out;
 	long created, wrong;
 	uint32_t handle;
@@ -120,27 +120,27 @@ static void test_wrong_device(int fd)
 
 	handle = refgem_igt_create(fd, 64 << 10);
 	refgem_igt_counters_get(&before);
-	created = refgem_igt_counter("maps_created");
-	wrong = refgem_igt_counter("wrong_device");
+	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
+	wrong = refgem_igt_counter(REFGEM_C_WRONG_DEVICE);
 
 	/* Another device: refused, counted, and nothing is created. */
 	for (i = 0; i < 2; i++) {
 		memset(&out, 0, sizeof(out));
 		igt_assert_eq(refgem_sgt_map(fd, handle, other, &out),
 			      -EINVAL);
-		igt_assert_eq(refgem_igt_counter("wrong_device"),
+		igt_assert_eq(refgem_igt_counter(REFGEM_C_WRONG_DEVICE),
 			      wrong + i + 1);
-		igt_assert_eq(refgem_igt_counter("maps_live"),
-			      before.maps_live);
-		igt_assert_eq(refgem_igt_counter("maps_created"), created);
-		igt_assert_eq(refgem_igt_counter("pages_pinned"),
-			      before.pages_pinned);
+		igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE),
+			      before.v[REFGEM_C_MAPS_LIVE]);
+		igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created);
+		igt_assert_eq(refgem_igt_counter(REFGEM_C_PAGES_PINNED),
+			      before.v[REFGEM_C_PAGES_PINNED]);
 	}
 
 	/* The object's own device still maps it, for the first time. */
 	sgt_map(fd, handle, &out);
 	igt_assert_eq_u32(out.status, REFGEM_SGT_CREATED);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 
 	/* Its own device named through another of its nodes is fine. */
 	render = gem_igt_open_render(fd);
@@ -155,14 +155,14 @@ static void test_wrong_device(int fd)
 
 static void test_bad_device_fd(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	int pipefd[2], vgem, closed;
 	long created;
 	uint32_t handle;
 
 	handle = refgem_igt_create(fd, 4096);
 	refgem_igt_counters_get(&before);
-	created = refgem_igt_counter("maps_created");
+	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
 
 	/* Files that are no refgem node. */
 	igt_assert_eq(pipe(pipefd), 0);
@@ -184,8 +184,8 @@ static void test_bad_device_fd(int fd)
 	close(closed);
 	igt_assert_eq(refgem_sgt_map(fd, handle, closed, NULL), -EBADF);
 
-	igt_assert_eq(refgem_igt_counter("maps_created"), created);
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE]);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 }
 
@@ -193,7 +193,7 @@ static void test_bad_args(int fd)
 {
 	struct drm_refgem_sgt_map arg = { .device_fd = -1 };
 	uint32_t handle = refgem_igt_create(fd, 4096);
-	long created = refgem_igt_counter("maps_created");
+	long created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
 
 	arg.handle = handle;
 	arg.flags = 1;
@@ -206,7 +206,7 @@ static void test_bad_args(int fd)
 	igt_assert_eq(refgem_sgt_map(fd, 0x7ffffff0u, -1, NULL), -ENOENT);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 	igt_assert_eq(refgem_sgt_map(fd, handle, -1, NULL), -ENOENT);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created);
 }
 
 static void test_segments(int fd)
@@ -215,7 +215,7 @@ static void test_segments(int fd)
 	const uint64_t sizes[] = {
 		page, (64 << 10) + page, BULK_SIZE, 4 << 20,
 	};
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	unsigned int i;
 
 	refgem_igt_counters_get(&before);
@@ -282,7 +282,7 @@ static void dma_poke(int fd, uint32_t handle, uint32_t engine,
 static void test_segment_boundaries(int fd)
 {
 	const uint64_t page = gem_igt_page(), size = BOUNDARY_SIZE;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	struct drm_refgem_sgt_map m;
 	uint64_t b, first = 0;
 	unsigned int crossings = 0;
@@ -351,20 +351,20 @@ static void test_segment_boundaries(int fd)
 
 static void test_dma_creates_mapping(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	struct drm_refgem_sgt_map m;
 	uint32_t handle;
 	long created;
 	char buf[64];
 
 	refgem_igt_counters_get(&before);
-	created = refgem_igt_counter("maps_created");
+	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
 	handle = refgem_igt_create(fd, 64 << 10);
 
 	/* The first transfer maps the object, as SGT_MAP would. */
 	refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
 		       sizeof(buf), buf);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 	sgt_map(fd, handle, &m);
 	igt_assert_eq_u32(m.status, 0);
 	igt_assert_eq_u64(m.dma_len, 64 << 10);
@@ -454,7 +454,7 @@ static void test_first_use_race(int fd, const enum race_op *ops)
 {
 	struct race_thread rt[RACE_THREADS];
 	pthread_t thread[RACE_THREADS];
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	struct drm_refgem_sgt_map after;
 	long created;
 	struct race *r;
@@ -466,7 +466,7 @@ static void test_first_use_race(int fd, const enum race_op *ops)
 	r->fd2 = gem_igt_reopen(fd);
 	memcpy(r->op, ops, sizeof(r->op));
 	refgem_igt_counters_get(&before);
-	created = refgem_igt_counter("maps_created");
+	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
 	for (bo = 0; bo < RACE_BOS; bo++) {
 		r->handle[bo] = refgem_igt_create(fd, RACE_SIZE);
 		r->map[bo] = refgem_igt_map(fd, r->handle[bo], RACE_SIZE);
@@ -475,7 +475,7 @@ static void test_first_use_race(int fd, const enum race_op *ops)
 		close(dmabuf);
 	}
 	/* Importing a refgem object into refgem maps nothing yet. */
-	igt_assert_eq(refgem_igt_counter("maps_created"), created);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created);
 
 	igt_assert_eq(pthread_barrier_init(&r->go, NULL, RACE_THREADS), 0);
 	for (t = 0; t < RACE_THREADS; t++) {
@@ -519,9 +519,9 @@ static void test_first_use_race(int fd, const enum race_op *ops)
 		if (first)
 			igt_assert_eq_u32(after.nents, first->nents);
 	}
-	igt_assert_eq(refgem_igt_counter("maps_created"), created + RACE_BOS);
-	igt_assert_eq(refgem_igt_counter("maps_live"),
-		      before.maps_live + RACE_BOS);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + RACE_BOS);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE),
+		      before.v[REFGEM_C_MAPS_LIVE] + RACE_BOS);
 
 	for (bo = 0; bo < RACE_BOS; bo++) {
 		munmap(r->map[bo], RACE_SIZE);
@@ -551,7 +551,7 @@ static void test_dma_bad_args(int fd)
 {
 	const uint64_t size = 64 << 10;
 	uint32_t handle = refgem_igt_create(fd, size);
-	long transfers = refgem_igt_counter("dma_transfers");
+	long transfers = refgem_igt_counter(REFGEM_C_DMA_TRANSFERS);
 	char buf[4096];
 	struct drm_refgem_dma ok = {
 		.handle = handle,
@@ -604,7 +604,7 @@ static void test_dma_bad_args(int fd)
 	arg.op = REFGEM_DMA_FROM_USER;
 	arg.user_ptr = 0;
 	igt_assert_eq(dma_raw(fd, arg), -EFAULT);
-	igt_assert_eq(refgem_igt_counter("dma_transfers"), transfers);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_DMA_TRANSFERS), transfers);
 
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
 }
@@ -618,7 +618,7 @@ static void test_dma_bad_args(int fd)
 static void test_dma_sw(int fd, uint32_t op, uint32_t seed)
 {
 	bool to_user = op == REFGEM_DMA_TO_USER;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	void *ptr, *buf, *src, *dst;
 	uint32_t handle;
 	int pass;
@@ -648,7 +648,7 @@ static void test_dma_sw(int fd, uint32_t op, uint32_t seed)
 
 static void test_dma_read_edu(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	char buf[REFGEM_EDU_MAX_LEN];
 	uint32_t handle;
 	unsigned int i;
@@ -659,7 +659,7 @@ static void test_dma_read_edu(int fd)
 	handle = refgem_igt_create(fd, BULK_SIZE);
 	ptr = refgem_igt_map(fd, handle, BULK_SIZE);
 	gem_igt_fill(ptr, BULK_SIZE, 0, 420);
-	transfers = refgem_igt_counter("dma_transfers");
+	transfers = refgem_igt_counter(REFGEM_C_DMA_TRANSFERS);
 
 	for (i = 0; i < ARRAY_SIZE(spots); i++) {
 		uint64_t off = spots[i].page * 4096 + spots[i].offset;
@@ -673,7 +673,7 @@ static void test_dma_read_edu(int fd)
 			     (unsigned long long)spots[i].len);
 	}
 	/* Two transfers of the edu engine per read: in and out of it. */
-	igt_assert_eq(refgem_igt_counter("dma_transfers"),
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_DMA_TRANSFERS),
 		      transfers + 2 * ARRAY_SIZE(spots));
 
 	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
@@ -683,7 +683,7 @@ static void test_dma_read_edu(int fd)
 
 static void test_dma_write_edu(int fd)
 {
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	char buf[REFGEM_EDU_MAX_LEN], page[4096];
 	uint32_t handle;
 	unsigned int i;
@@ -694,7 +694,7 @@ static void test_dma_write_edu(int fd)
 	handle = refgem_igt_create(fd, BULK_SIZE);
 	ptr = refgem_igt_map(fd, handle, BULK_SIZE);
 	gem_igt_fill(ptr, BULK_SIZE, 0, 430);
-	transfers = refgem_igt_counter("dma_transfers");
+	transfers = refgem_igt_counter(REFGEM_C_DMA_TRANSFERS);
 
 	for (i = 0; i < ARRAY_SIZE(spots); i++) {
 		uint64_t off = spots[i].page * 4096 + spots[i].offset;
@@ -714,7 +714,7 @@ static void test_dma_write_edu(int fd)
 				   page + spots[i].offset + spots[i].len,
 				   4096 - spots[i].offset - spots[i].len));
 	}
-	igt_assert_eq(refgem_igt_counter("dma_transfers"),
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_DMA_TRANSFERS),
 		      transfers + 2 * ARRAY_SIZE(spots));
 
 	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
@@ -726,7 +726,7 @@ static void test_import_mapping(int fd)
 {
 	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY), dmabuf;
 	const uint64_t size = 64 << 10;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	struct drm_refgem_sgt_map m;
 	uint32_t handle, imported;
 	long created;
@@ -735,20 +735,20 @@ static void test_import_mapping(int fd)
 	handle = refgem_igt_create(fd, size);
 	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      0);
-	created = refgem_igt_counter("maps_created");
+	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
 
 	/* Import maps the attachment for the importing device, once. */
 	igt_assert_eq(refgem_prime_import(other, dmabuf, &imported), 0);
 	close(dmabuf);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
-	igt_assert_eq(refgem_igt_counter("maps_live"), before.maps_live + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
 	sgt_map(other, imported, &m);
 	igt_assert_eq_u32(m.status, 0);
 	igt_assert_eq_u64(m.dma_len, size);
 
 	/* The import belongs to the importer: the exporter is another. */
 	igt_assert_eq(refgem_sgt_map(other, imported, fd, NULL), -EINVAL);
-	igt_assert_eq(refgem_igt_counter("maps_created"), created + 1);
+	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 
 	igt_assert_eq(refgem_bo_close(other, imported), 0);
 	igt_assert_eq(refgem_bo_close(fd, handle), 0);
@@ -773,7 +773,7 @@ static long swiotlb_used(void)
 static void test_swiotlb_slots(int fd)
 {
 	const uint64_t size = 1 << 20;
-	struct refgem_igt_counters before;
+	struct refgem_counters before;
 	struct drm_refgem_sgt_map m;
 	long used, mapped;
 	uint32_t handle;
@@ -813,7 +813,7 @@ static void test_swiotlb_full(int fd)
 {
 	/* One segment's worth of slots (128) each: few BOs fill the pool. */
 	const uint64_t size = 256 << 10;
-	struct refgem_igt_counters before, now;
+	struct refgem_counters before, now;
 	struct drm_refgem_sgt_map m;
 	unsigned int n = 0, max;
 	long used, at_full;
@@ -853,7 +853,7 @@ static void test_swiotlb_full(int fd)
 	/* The failure left nothing: no mapping, no slot; it fails again. */
 	at_full = swiotlb_used();
 	refgem_igt_counters_get(&now);
-	igt_assert_eq(now.maps_live, before.maps_live + n);
+	igt_assert_eq(now.v[REFGEM_C_MAPS_LIVE], before.v[REFGEM_C_MAPS_LIVE] + n);
 	igt_assert_eq(refgem_sgt_map(fd, h, -1, &m), -EIO);
 	igt_assert_eq(swiotlb_used(), at_full);
 

@@ -207,47 +207,8 @@ static inline int rk_restore(const char *bdf, enum rk_how how)
 } while (0)
 
 /* refgem's counters, in the order the driver prints them. */
-enum rk_counter {
-	RK_BOS_ALIVE,
-	RK_BOS_CREATED,
-	RK_MAPS_LIVE,
-	RK_MAPS_CREATED,
-	RK_MAPS_REVOKED,
-	RK_MAPS_RELEASED,
-	RK_LATE_UNMAPS,
-	RK_WRONG_DEVICE,
-	RK_DMA_TRANSFERS,
-	RK_BOUNCED_SEGMENTS,
-	RK_PAGES_PINNED,
-	RK_OWNED_MAPS_LIVE,
-	RK_NR
-};
-
-static const char *const rk_counter_names[RK_NR] = {
-	"bos_alive", "bos_created", "maps_live", "maps_created",
-	"maps_revoked", "maps_released", "late_unmaps", "wrong_device",
-	"dma_transfers", "bounced_segments", "pages_pinned",
-	"owned_maps_live",
-};
-
-struct rk_counts {
-	long v[RK_NR];
-};
-
-static inline int rk_counts_read(struct rk_counts *c)
-{
-	int i, ret;
-
-	for (i = 0; i < RK_NR; i++) {
-		ret = refgem_counter(rk_counter_names[i], &c->v[i]);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 #define RK_COUNTS(c) do {						\
-	int __rk = rk_counts_read(c);					\
+	int __rk = refgem_counters_read(c);				\
 									\
 	ASSERT_EQ(0, __rk)						\
 		TH_LOG("reading %s: %s", REFGEM_COUNTERS_PATH,		\
@@ -288,8 +249,8 @@ struct rk_oracle {
 	int kmsg;		/* /dev/kmsg from the test's start, or -1 */
 	int kmsg_bad;		/* bad kernel records seen so far */
 	unsigned long taint;
-	struct rk_counts start;	/* at the test's start */
-	struct rk_counts pre;	/* right before the take-away */
+	struct refgem_counters start;	/* at the test's start */
+	struct refgem_counters pre;	/* right before the take-away */
 	long io_start;		/* -1: no swiotlb, that oracle is off */
 };
 
@@ -319,7 +280,7 @@ static inline bool rk_begin(struct __test_metadata *_metadata,
 	if (ret)
 		SKIP(return false, "cannot read the taint mask: %s",
 		     strerror(-ret));
-	ret = rk_counts_read(&o->start);
+	ret = refgem_counters_read(&o->start);
 	if (ret)
 		SKIP(return false, "cannot read %s (debugfs mounted, refgem loaded?): %s",
 		     REFGEM_COUNTERS_PATH, strerror(-ret));
@@ -354,24 +315,24 @@ static inline void rk_check_taken(struct __test_metadata *_metadata,
 				  enum rk_how how)
 {
 	const char *what = held->what[0] ? held->what : "nothing";
-	struct rk_counts c;
+	struct refgem_counters c;
 	long leaked, revoked, io;
 
 	RK_COUNTS(&c);
-	leaked = c.v[RK_MAPS_LIVE] - o->start.v[RK_MAPS_LIVE] - other_maps;
+	leaked = c.v[REFGEM_C_MAPS_LIVE] - o->start.v[REFGEM_C_MAPS_LIVE] - other_maps;
 	EXPECT_EQ(0, leaked)
 		TH_LOG("maps_live still %ld after %s: mapping of %s leaked",
 		       leaked, rk_how_name(how), what);
-	revoked = c.v[RK_MAPS_REVOKED] - o->pre.v[RK_MAPS_REVOKED];
+	revoked = c.v[REFGEM_C_MAPS_REVOKED] - o->pre.v[REFGEM_C_MAPS_REVOKED];
 	EXPECT_EQ(held->maps, revoked)
 		TH_LOG("maps_revoked rose by %ld at %s, but %ld mappings were held (%s)",
 		       revoked, rk_how_name(how), held->maps, what);
-	EXPECT_EQ(o->start.v[RK_LATE_UNMAPS], c.v[RK_LATE_UNMAPS])
+	EXPECT_EQ(o->start.v[REFGEM_C_LATE_UNMAPS], c.v[REFGEM_C_LATE_UNMAPS])
 		TH_LOG("late_unmaps moved: a mapping was unmapped after its device was gone");
-	EXPECT_EQ(o->pre.v[RK_OWNED_MAPS_LIVE] - 1, c.v[RK_OWNED_MAPS_LIVE])
+	EXPECT_EQ(o->pre.v[REFGEM_C_OWNED_MAPS_LIVE] - 1, c.v[REFGEM_C_OWNED_MAPS_LIVE])
 		TH_LOG("owned_maps_live %ld after %s, was %ld: the driver-owned table outlived its device",
-		       c.v[RK_OWNED_MAPS_LIVE], rk_how_name(how),
-		       o->pre.v[RK_OWNED_MAPS_LIVE]);
+		       c.v[REFGEM_C_OWNED_MAPS_LIVE], rk_how_name(how),
+		       o->pre.v[REFGEM_C_OWNED_MAPS_LIVE]);
 	if (o->io_start < 0)
 		return;
 	io = rk_io();
@@ -391,22 +352,22 @@ static inline void rk_check_closed(struct __test_metadata *_metadata,
 				   struct rk_oracle *o, long bos, long pages,
 				   long maps)
 {
-	struct rk_counts c;
+	struct refgem_counters c;
 
 	RK_COUNTS(&c);
-	EXPECT_EQ(o->start.v[RK_BOS_ALIVE] + bos, c.v[RK_BOS_ALIVE])
+	EXPECT_EQ(o->start.v[REFGEM_C_BOS_ALIVE] + bos, c.v[REFGEM_C_BOS_ALIVE])
 		TH_LOG("bos_alive %ld, expected %ld: a BO outlived its last reference or was freed early",
-		       c.v[RK_BOS_ALIVE], o->start.v[RK_BOS_ALIVE] + bos);
-	EXPECT_EQ(o->start.v[RK_PAGES_PINNED] + pages, c.v[RK_PAGES_PINNED])
+		       c.v[REFGEM_C_BOS_ALIVE], o->start.v[REFGEM_C_BOS_ALIVE] + bos);
+	EXPECT_EQ(o->start.v[REFGEM_C_PAGES_PINNED] + pages, c.v[REFGEM_C_PAGES_PINNED])
 		TH_LOG("pages_pinned %ld, expected %ld",
-		       c.v[RK_PAGES_PINNED],
-		       o->start.v[RK_PAGES_PINNED] + pages);
-	EXPECT_EQ(o->start.v[RK_MAPS_LIVE] + maps, c.v[RK_MAPS_LIVE])
-		TH_LOG("maps_live %ld, expected %ld", c.v[RK_MAPS_LIVE],
-		       o->start.v[RK_MAPS_LIVE] + maps);
-	EXPECT_EQ(o->start.v[RK_LATE_UNMAPS], c.v[RK_LATE_UNMAPS])
+		       c.v[REFGEM_C_PAGES_PINNED],
+		       o->start.v[REFGEM_C_PAGES_PINNED] + pages);
+	EXPECT_EQ(o->start.v[REFGEM_C_MAPS_LIVE] + maps, c.v[REFGEM_C_MAPS_LIVE])
+		TH_LOG("maps_live %ld, expected %ld", c.v[REFGEM_C_MAPS_LIVE],
+		       o->start.v[REFGEM_C_MAPS_LIVE] + maps);
+	EXPECT_EQ(o->start.v[REFGEM_C_LATE_UNMAPS], c.v[REFGEM_C_LATE_UNMAPS])
 		TH_LOG("late_unmaps rose by %ld: mappings were unmapped at free, after their device was gone",
-		       c.v[RK_LATE_UNMAPS] - o->start.v[RK_LATE_UNMAPS]);
+		       c.v[REFGEM_C_LATE_UNMAPS] - o->start.v[REFGEM_C_LATE_UNMAPS]);
 }
 
 /* Everything is closed and every device is back: swiotlb is as it was. */

@@ -145,7 +145,7 @@ static void unload(struct __test_metadata *_metadata,
 		[HOLD_MMAP] = "a CPU mapping",
 	};
 	struct rk_held held = { 0 };
-	struct rk_counts c;
+	struct refgem_counters c;
 	char buf[16];
 	int i, ret;
 
@@ -210,9 +210,9 @@ static void unload(struct __test_metadata *_metadata,
 	}
 	/* A fresh module: fresh counters, every device's table mapped. */
 	RK_COUNTS(&c);
-	EXPECT_EQ(0, c.v[RK_BOS_ALIVE]);
-	EXPECT_EQ(0, c.v[RK_MAPS_LIVE]);
-	EXPECT_EQ(self->ndev, c.v[RK_OWNED_MAPS_LIVE]);
+	EXPECT_EQ(0, c.v[REFGEM_C_BOS_ALIVE]);
+	EXPECT_EQ(0, c.v[REFGEM_C_MAPS_LIVE]);
+	EXPECT_EQ(self->ndev, c.v[REFGEM_C_OWNED_MAPS_LIVE]);
 	self->o.start = c;
 	rk_check_io_back(_metadata, &self->o);
 }

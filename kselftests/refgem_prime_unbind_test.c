@@ -143,10 +143,10 @@ static uint32_t share_bo(struct __test_metadata *_metadata,
 	/* Mapped at import already: this call only reports it. */
 	rk_sgt_map(_metadata, self->fd[1], imported, false);
 	/* Each mapping is listed on its own device. */
-	ASSERT_EQ(0, refgem_device_counter(self->fd[0], "maps_live",
+	ASSERT_EQ(0, refgem_device_counter(self->fd[0], REFGEM_C_MAPS_LIVE,
 					   &dev_maps));
 	EXPECT_EQ(1, dev_maps);
-	ASSERT_EQ(0, refgem_device_counter(self->fd[1], "maps_live",
+	ASSERT_EQ(0, refgem_device_counter(self->fd[1], REFGEM_C_MAPS_LIVE,
 					   &dev_maps));
 	EXPECT_EQ(1, dev_maps);
 	rk_check_device_view(_metadata, self->fd[1], imported, BO_SIZE, seed,

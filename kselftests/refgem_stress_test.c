@@ -170,7 +170,7 @@ TEST_F_TIMEOUT(stress, hammer, RK_TIMEOUT)
 	pthread_t thread[HAMMER_THREADS];
 	atomic_bool stop = false, taken = false;
 	struct rk_held held = { 0 };
-	struct rk_counts c;
+	struct refgem_counters c;
 	int i, ret, own_fd;
 	long held_maps;
 
@@ -216,8 +216,8 @@ TEST_F_TIMEOUT(stress, hammer, RK_TIMEOUT)
 	}
 	/* What was mapped when the device went: all made, less all released. */
 	RK_COUNTS(&c);
-	held_maps = c.v[RK_MAPS_CREATED] - self->o.start.v[RK_MAPS_CREATED] -
-		    (c.v[RK_MAPS_RELEASED] - self->o.start.v[RK_MAPS_RELEASED]);
+	held_maps = c.v[REFGEM_C_MAPS_CREATED] - self->o.start.v[REFGEM_C_MAPS_CREATED] -
+		    (c.v[REFGEM_C_MAPS_RELEASED] - self->o.start.v[REFGEM_C_MAPS_RELEASED]);
 	rk_held_add(&held, held_maps,
 		    "the BOs %d threads held open (up to %d each)",
 		    HAMMER_THREADS, HAMMER_KEEP);
@@ -261,7 +261,7 @@ TEST_F_TIMEOUT(stress, many_bos, 120)
 					 PROT_READ | PROT_WRITE, &maps[i]));
 		refgem_pattern_fill(maps[i], MANY_SIZE, i);
 	}
-	ASSERT_EQ(0, refgem_device_counter(self->fd[0], "maps_live",
+	ASSERT_EQ(0, refgem_device_counter(self->fd[0], REFGEM_C_MAPS_LIVE,
 					   &dev_maps));
 	EXPECT_EQ(n, dev_maps);
 	rk_held_add(&held, n, "%ld BOs (handles %u..%u)", n, handles[0],
@@ -304,7 +304,7 @@ TEST_F_TIMEOUT(stress, cycles, 240)
 	uint32_t c_handle, other;
 	int c_dmabuf, fd;
 	long t0 = rk_now_ms();
-	struct rk_counts cnt;
+	struct refgem_counters cnt;
 
 	if (_metadata->skip)
 		return;
@@ -369,8 +369,8 @@ TEST_F_TIMEOUT(stress, cycles, 240)
 	close(c_dmabuf);
 	EXPECT_EQ(0, refgem_bo_close(self->fd[1], c_handle));
 	RK_COUNTS(&cnt);
-	EXPECT_EQ(self->o.start.v[RK_OWNED_MAPS_LIVE],
-		  cnt.v[RK_OWNED_MAPS_LIVE]);
+	EXPECT_EQ(self->o.start.v[REFGEM_C_OWNED_MAPS_LIVE],
+		  cnt.v[REFGEM_C_OWNED_MAPS_LIVE]);
 	rk_check_closed(_metadata, &self->o, 0, 0, 0);
 }
 

@@ -97,7 +97,7 @@ TEST_F_TIMEOUT(held_bo, ioctls_enodev_mmap_survives, RK_TIMEOUT)
 	uint32_t handle;
 	uint64_t offset;
 	struct rk_held held = { 0 };
-	struct rk_counts c;
+	struct refgem_counters c;
 
 	/* 6.1's harness runs the test body even when its setup skipped. */
 	if (_metadata->skip)
@@ -122,7 +122,7 @@ TEST_F_TIMEOUT(held_bo, ioctls_enodev_mmap_survives, RK_TIMEOUT)
 
 	/* The mapping and the fd hold the BO; the last close frees it. */
 	RK_COUNTS(&c);
-	EXPECT_EQ(self->o.start.v[RK_BOS_ALIVE] + 1, c.v[RK_BOS_ALIVE]);
+	EXPECT_EQ(self->o.start.v[REFGEM_C_BOS_ALIVE] + 1, c.v[REFGEM_C_BOS_ALIVE]);
 	close_all(_metadata, self);
 	RK_GIVE_BACK(self->bdf, variant->how);
 	rk_check_io_back(_metadata, &self->o);
@@ -133,7 +133,7 @@ TEST_F_TIMEOUT(held_bo, sgt_mapped, RK_TIMEOUT)
 {
 	struct drm_refgem_sgt_map m;
 	struct rk_held held = { 0 };
-	struct rk_counts c;
+	struct refgem_counters c;
 	long dev_maps;
 
 	if (_metadata->skip)
@@ -144,7 +144,7 @@ TEST_F_TIMEOUT(held_bo, sgt_mapped, RK_TIMEOUT)
 	ASSERT_EQ(0, refgem_sgt_map(self->fd, self->bo.handle, -1, &m));
 	EXPECT_EQ(0u, m.status);
 	EXPECT_EQ((uint64_t)MAPPED_SIZE, m.dma_len);
-	ASSERT_EQ(0, refgem_device_counter(self->fd, "maps_live", &dev_maps));
+	ASSERT_EQ(0, refgem_device_counter(self->fd, REFGEM_C_MAPS_LIVE, &dev_maps));
 	EXPECT_EQ(1, dev_maps);
 	rk_check_device_view(_metadata, self->fd, self->bo.handle, MAPPED_SIZE,
 			     0x1234, REFGEM_ENGINE_SW);
@@ -165,9 +165,9 @@ TEST_F_TIMEOUT(held_bo, sgt_mapped, RK_TIMEOUT)
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
 	RK_COUNTS(&c);
-	EXPECT_EQ(self->o.start.v[RK_BOS_ALIVE] + 1, c.v[RK_BOS_ALIVE]);
-	EXPECT_EQ(self->o.start.v[RK_PAGES_PINNED] + MAPPED_SIZE / 4096,
-		  c.v[RK_PAGES_PINNED]);
+	EXPECT_EQ(self->o.start.v[REFGEM_C_BOS_ALIVE] + 1, c.v[REFGEM_C_BOS_ALIVE]);
+	EXPECT_EQ(self->o.start.v[REFGEM_C_PAGES_PINNED] + MAPPED_SIZE / 4096,
+		  c.v[REFGEM_C_PAGES_PINNED]);
 	rk_bo_unmap(&self->bo);
 	rk_check_closed(_metadata, &self->o, 0, 0, 0);
 	RK_GIVE_BACK(self->bdf, variant->how);
@@ -455,7 +455,7 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 	rk_sgt_map(_metadata, self->new_fd, imported, false);
 	rk_check_device_view(_metadata, self->new_fd, imported, BO_SIZE,
 			     0x0bad, REFGEM_ENGINE_SW);
-	ASSERT_EQ(0, refgem_device_counter(self->new_fd, "maps_live",
+	ASSERT_EQ(0, refgem_device_counter(self->new_fd, REFGEM_C_MAPS_LIVE,
 					   &dev_maps));
 	EXPECT_EQ(2, dev_maps);
 	if (self->o.io_start >= 0)
@@ -477,11 +477,11 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 TEST_F_TIMEOUT(held_bo, owned_table, RK_TIMEOUT)
 {
 	struct rk_held held = { 0 };
-	struct rk_counts c;
+	struct refgem_counters c;
 
 	if (_metadata->skip)
 		return;
-	ASSERT_LE(1, self->o.start.v[RK_OWNED_MAPS_LIVE]);
+	ASSERT_LE(1, self->o.start.v[REFGEM_C_OWNED_MAPS_LIVE]);
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
 
@@ -491,7 +491,7 @@ TEST_F_TIMEOUT(held_bo, owned_table, RK_TIMEOUT)
 	rk_check_taken(_metadata, &self->o, &held, 0, 0, variant->how);
 	RK_GIVE_BACK(self->bdf, variant->how);
 	RK_COUNTS(&c);
-	EXPECT_EQ(self->o.start.v[RK_OWNED_MAPS_LIVE], c.v[RK_OWNED_MAPS_LIVE]);
+	EXPECT_EQ(self->o.start.v[REFGEM_C_OWNED_MAPS_LIVE], c.v[REFGEM_C_OWNED_MAPS_LIVE]);
 	rk_check_closed(_metadata, &self->o, 0, 0, 0);
 	rk_check_io_back(_metadata, &self->o);
 }

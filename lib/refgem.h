@@ -123,14 +123,45 @@ size_t refgem_pattern_check(const void *ptr, size_t len, uint32_t seed);
 
 #define REFGEM_COUNTERS_PATH "/sys/kernel/debug/refgem/counters"
 
-/* Read counter @name; -ENOENT when absent, -errno when unreadable. */
-int refgem_counter(const char *name, long *val);
-
 /*
- * Counter @name of the one device behind DRM fd @fd (debugfs
- * dri/<minor>/refgem_counters); gone once the device is.
+ * refgem's counters, in the order its debugfs files print them (the
+ * driver's enum refgem_counter, documented in driver/refgem_debugfs.c).
+ * refgem_counter_names[] is their one list of names on this side.
  */
-int refgem_device_counter(int fd, const char *name, long *val);
+enum refgem_counter_id {
+	REFGEM_C_BOS_ALIVE,
+	REFGEM_C_BOS_CREATED,
+	REFGEM_C_MAPS_LIVE,
+	REFGEM_C_MAPS_CREATED,
+	REFGEM_C_MAPS_REVOKED,
+	REFGEM_C_MAPS_RELEASED,
+	REFGEM_C_LATE_UNMAPS,
+	REFGEM_C_WRONG_DEVICE,
+	REFGEM_C_DMA_TRANSFERS,
+	REFGEM_C_BOUNCED_SEGMENTS,
+	REFGEM_C_PAGES_PINNED,
+	REFGEM_C_OWNED_MAPS_LIVE,
+	REFGEM_NR_COUNTERS
+};
+
+extern const char *const refgem_counter_names[REFGEM_NR_COUNTERS];
+
+/* A snapshot of every counter, read from the file at once. */
+struct refgem_counters {
+	long v[REFGEM_NR_COUNTERS];
+};
+
+/* The id of counter @name, or -ENOENT. */
+int refgem_counter_id(const char *name);
+
+/* Module-wide; -ENOENT when a counter is missing, -errno when unreadable. */
+int refgem_counters_read(struct refgem_counters *c);
+
+/* One device's, the device behind DRM fd @fd; gone once the device is. */
+int refgem_device_counters_read(int fd, struct refgem_counters *c);
+
+/* One counter of a fresh snapshot of the device behind @fd. */
+int refgem_device_counter(int fd, enum refgem_counter_id id, long *val);
 
 /* The kernel log (lib/kmsg.c) */
 

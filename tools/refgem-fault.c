@@ -32,8 +32,10 @@
 #define KSFT_SKIP	4
 #define SWIOTLB_USED	"/sys/kernel/debug/swiotlb/io_tlb_used"
 
-static const char *const counters[] = {
-	"bos_alive", "maps_live", "pages_pinned", "owned_maps_live",
+/* The counters an injected failure must leave where they were. */
+static const enum refgem_counter_id counters[] = {
+	REFGEM_C_BOS_ALIVE, REFGEM_C_MAPS_LIVE, REFGEM_C_PAGES_PINNED,
+	REFGEM_C_OWNED_MAPS_LIVE,
 };
 
 #define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
@@ -72,15 +74,16 @@ struct op {
 
 static int take(struct snapshot *s)
 {
+	struct refgem_counters all;
 	char buf[32];
 	size_t i;
 	int ret;
 
-	for (i = 0; i < N_COUNTERS; i++) {
-		ret = refgem_counter(counters[i], &s->val[i]);
-		if (ret)
-			return ret;
-	}
+	ret = refgem_counters_read(&all);
+	if (ret)
+		return ret;
+	for (i = 0; i < N_COUNTERS; i++)
+		s->val[i] = all.v[counters[i]];
 	s->swiotlb = -1;
 	if (!refgem_sysfs_read(SWIOTLB_USED, buf, sizeof(buf)))
 		s->swiotlb = strtol(buf, NULL, 10);
@@ -96,8 +99,8 @@ static int compare(const struct snapshot *then, const struct snapshot *now)
 	for (i = 0; i < N_COUNTERS; i++) {
 		if (then->val[i] == now->val[i])
 			continue;
-		printf("    %s %ld -> %ld\n", counters[i], then->val[i],
-		       now->val[i]);
+		printf("    %s %ld -> %ld\n", refgem_counter_names[counters[i]],
+		       then->val[i], now->val[i]);
 		bad++;
 	}
 	if (then->swiotlb != now->swiotlb) {
