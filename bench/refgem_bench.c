@@ -99,8 +99,8 @@ static int op_dumb_create_close(struct ctx *c, const void *arg)
 	uint32_t h;
 	int ret;
 
-	ret = refgem_dumb_create(dev_fd(c, d->vgem), d->size, &h, &real);
-	return ret ? ret : refgem_bo_close(dev_fd(c, d->vgem), h);
+	ret = gemlib_dumb_create(dev_fd(c, d->vgem), d->size, &h, &real);
+	return ret ? ret : gemlib_gem_close(dev_fd(c, d->vgem), h);
 }
 
 static int op_gem_create_close(struct ctx *c, const void *arg)
@@ -110,7 +110,7 @@ static int op_gem_create_close(struct ctx *c, const void *arg)
 	int ret;
 
 	ret = refgem_bo_create(c->refgem, d->size, 0, &h);
-	return ret ? ret : refgem_bo_close(c->refgem, h);
+	return ret ? ret : gemlib_gem_close(c->refgem, h);
 }
 
 /* A new dumb BO, mapped, every page written once, unmapped, closed. */
@@ -123,18 +123,18 @@ static int op_fault(struct ctx *c, const void *arg)
 	void *p;
 	int ret;
 
-	ret = refgem_dumb_create(fd, d->size, &h, &real);
+	ret = gemlib_dumb_create(fd, d->size, &h, &real);
 	if (ret)
 		return ret;
-	ret = refgem_dumb_mmap_offset(fd, h, &off);
+	ret = gemlib_dumb_mmap_offset(fd, h, &off);
 	if (!ret)
-		ret = refgem_mmap(fd, off, d->size, PROT_READ | PROT_WRITE, &p);
+		ret = gemlib_mmap(fd, off, d->size, PROT_READ | PROT_WRITE, &p);
 	if (!ret) {
 		for (i = 0; i < d->size; i += 4096)
 			((volatile char *)p)[i] = 1;
 		munmap(p, d->size);
 	}
-	refgem_bo_close(fd, h);
+	gemlib_gem_close(fd, h);
 	return ret;
 }
 
@@ -144,12 +144,12 @@ static int setup_bo(struct ctx *c, const void *arg)
 	uint64_t real;
 
 	c->bo_fd = dev_fd(c, d->vgem);
-	return refgem_dumb_create(c->bo_fd, d->size, &c->handle, &real);
+	return gemlib_dumb_create(c->bo_fd, d->size, &c->handle, &real);
 }
 
 static void teardown_bo(struct ctx *c)
 {
-	refgem_bo_close(c->bo_fd, c->handle);
+	gemlib_gem_close(c->bo_fd, c->handle);
 }
 
 /*
@@ -164,12 +164,12 @@ static int op_prime(struct ctx *c, const void *arg)
 	int dmabuf, ret;
 	uint32_t h;
 
-	ret = refgem_prime_export(from, c->handle, O_CLOEXEC, &dmabuf);
+	ret = gemlib_prime_export(from, c->handle, O_CLOEXEC, &dmabuf);
 	if (ret)
 		return ret;
-	ret = refgem_prime_import(to, dmabuf, &h);
+	ret = gemlib_prime_import(to, dmabuf, &h);
 	close(dmabuf);
-	return ret || to == from ? ret : refgem_bo_close(to, h);
+	return ret || to == from ? ret : gemlib_gem_close(to, h);
 }
 
 static int op_sgt_map(struct ctx *c, const void *arg)
@@ -189,7 +189,7 @@ static int op_sgt_map_first(struct ctx *c, const void *arg)
 	if (ret)
 		return ret;
 	ret = refgem_sgt_map(c->refgem, h, -1, NULL);
-	refgem_bo_close(c->refgem, h);
+	gemlib_gem_close(c->refgem, h);
 	return ret;
 }
 
@@ -454,7 +454,7 @@ static int unbind_once(struct ctx *c, const char *bdf, unsigned int n,
 	double t;
 	int fd, ret = 0;
 
-	fd = refgem_open_bdf(bdf, REFGEM_NODE_PRIMARY, 5000);
+	fd = gemlib_open_bdf(bdf, GEMLIB_NODE_PRIMARY, 5000);
 	if (fd < 0)
 		return fd;
 	for (i = 0; i < n && !ret; i++) {
@@ -464,20 +464,20 @@ static int unbind_once(struct ctx *c, const char *bdf, unsigned int n,
 	}
 	if (!ret) {
 		t = now_us();
-		ret = refgem_pci_unbind(REFGEM_DRIVER_NAME, bdf);
+		ret = gemlib_pci_unbind(REFGEM_DRIVER_NAME, bdf);
 		*unbind_us = now_us() - t;
 	}
 	t = now_us();
 	close(fd);
 	*close_us = now_us() - t;
-	if (refgem_pci_is_bound(REFGEM_DRIVER_NAME, bdf) == 0) {
-		int bound = refgem_pci_bind(REFGEM_DRIVER_NAME, bdf);
+	if (gemlib_pci_is_bound(REFGEM_DRIVER_NAME, bdf) == 0) {
+		int bound = gemlib_pci_bind(REFGEM_DRIVER_NAME, bdf);
 
 		ret = ret ? ret : bound;
 	}
 	/* The bench's own fd went with the device: open the new one. */
 	close(c->refgem);
-	c->refgem = refgem_open_bdf(bdf, REFGEM_NODE_PRIMARY, 5000);
+	c->refgem = gemlib_open_bdf(bdf, GEMLIB_NODE_PRIMARY, 5000);
 	return ret ? ret : c->refgem < 0 ? c->refgem : 0;
 }
 
@@ -495,7 +495,7 @@ static int unbind_series(struct ctx *c, FILE *out, int *first, double scale,
 		return 0;
 	if (c->refgem < 0)
 		return 0;
-	ret = refgem_fd_bdf(c->refgem, bdf, sizeof(bdf));
+	ret = gemlib_fd_bdf(c->refgem, bdf, sizeof(bdf));
 	if (ret)
 		return ret;
 	for (mapped = 0; mapped < 2; mapped++) {
@@ -551,9 +551,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "refgem_bench: --scale must be positive\n");
 		return 2;
 	}
-	c.refgem = refgem_open_driver(REFGEM_DRIVER_NAME, REFGEM_NODE_PRIMARY,
+	c.refgem = gemlib_open_driver(REFGEM_DRIVER_NAME, GEMLIB_NODE_PRIMARY,
 				      0);
-	c.vgem = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
+	c.vgem = gemlib_open_driver("vgem", GEMLIB_NODE_PRIMARY, 0);
 	c.buf = malloc(16 * MIB);
 	c.buf2 = malloc(16 * MIB);
 	if (!c.buf || !c.buf2) {

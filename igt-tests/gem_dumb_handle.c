@@ -24,16 +24,16 @@ static void test_create_close(int fd)
 	uint64_t offset;
 
 	igt_assert(handle);
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_double_close(int fd)
 {
 	uint32_t handle = gem_igt_dumb(fd, BO_SIZE);
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), -EINVAL);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), -EINVAL);
 }
 
 static void test_closed_handle(int fd)
@@ -42,9 +42,9 @@ static void test_closed_handle(int fd)
 	uint64_t offset;
 	int dmabuf;
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), -ENOENT);
-	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), -ENOENT);
+	igt_assert_eq(gemlib_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      -ENOENT);
 	igt_assert_eq(gem_igt_flink(fd, handle, &name), -ENOENT);
 }
@@ -56,13 +56,13 @@ static void test_unused_handle(int fd)
 	int dmabuf;
 
 	/* Lookups say ENOENT; GEM_CLOSE says EINVAL for any bad handle. */
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, UNUSED_HANDLE, &offset),
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, UNUSED_HANDLE, &offset),
 		      -ENOENT);
-	igt_assert_eq(refgem_prime_export(fd, UNUSED_HANDLE, DRM_CLOEXEC,
+	igt_assert_eq(gemlib_prime_export(fd, UNUSED_HANDLE, DRM_CLOEXEC,
 					  &dmabuf), -ENOENT);
 	igt_assert_eq(gem_igt_flink(fd, UNUSED_HANDLE, &name), -ENOENT);
-	igt_assert_eq(refgem_bo_close(fd, UNUSED_HANDLE), -EINVAL);
-	igt_assert_eq(refgem_bo_close(fd, 0), -EINVAL);
+	igt_assert_eq(gemlib_gem_close(fd, UNUSED_HANDLE), -EINVAL);
+	igt_assert_eq(gemlib_gem_close(fd, 0), -EINVAL);
 }
 
 static void test_handle_reuse(int fd)
@@ -74,7 +74,7 @@ static void test_handle_reuse(int fd)
 	ptr = gem_igt_dumb_map(fd, first, BO_SIZE);
 	gem_igt_fill(ptr, BO_SIZE, 0, 1);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, first), 0);
+	igt_assert_eq(gemlib_gem_close(fd, first), 0);
 
 	/* The core hands out the lowest free handle again... */
 	second = gem_igt_dumb(fd, 2 * BO_SIZE);
@@ -83,7 +83,7 @@ static void test_handle_reuse(int fd)
 	ptr = gem_igt_dumb_map(fd, second, 2 * BO_SIZE);
 	gem_igt_check_zero(ptr, 2 * BO_SIZE, "reused handle");
 	igt_assert_eq(munmap(ptr, 2 * BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, second), 0);
+	igt_assert_eq(gemlib_gem_close(fd, second), 0);
 }
 
 static void test_private_handles(int fd)
@@ -97,11 +97,11 @@ static void test_private_handles(int fd)
 	handle = gem_igt_dumb(fd, BO_SIZE);
 
 	/* fd2 is another client: the handle means nothing there. */
-	igt_assert_eq(refgem_dumb_mmap_offset(fd2, handle, &offset), -ENOENT);
-	igt_assert_eq(refgem_prime_export(fd2, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd2, handle, &offset), -ENOENT);
+	igt_assert_eq(gemlib_prime_export(fd2, handle, DRM_CLOEXEC, &dmabuf),
 		      -ENOENT);
-	igt_assert_eq(refgem_bo_close(fd2, handle), -EINVAL);
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, handle), -EINVAL);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
 
 	/* Its own first handle may have the same number: another object. */
 	other = gem_igt_dumb(fd2, BO_SIZE);
@@ -114,8 +114,8 @@ static void test_private_handles(int fd)
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
 	igt_assert_eq(munmap(ptr2, BO_SIZE), 0);
 
-	igt_assert_eq(refgem_bo_close(fd2, other), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, other), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(fd2);
 }
 
@@ -152,18 +152,18 @@ static void test_flink_open(int fd)
 	ptr = gem_igt_dumb_map(fd, handle, BO_SIZE);
 	gem_igt_fill(ptr, BO_SIZE, 0, 30);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 
 	ptr = gem_igt_dumb_map(fd2, h2, BO_SIZE);
 	gem_igt_check(ptr, BO_SIZE, 0, 30, "flink-opened handle");
 	gem_igt_fill(ptr, BO_SIZE, 0, 31);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd2, h2), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, h2), 0);
 
 	ptr = gem_igt_dumb_map(fd3, h3, BO_SIZE);
 	gem_igt_check(ptr, BO_SIZE, 0, 31, "second flink-opened handle");
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd3, h3), 0);
+	igt_assert_eq(gemlib_gem_close(fd3, h3), 0);
 
 	/* The name dies with the last handle. */
 	igt_assert_eq(gem_igt_open_name(fd2, name, &h2, NULL), -ENOENT);
@@ -191,16 +191,16 @@ static void test_render_flink(int fd)
 	name = require_flink(fd, handle);
 
 	/* Give the render client a real handle to the same object. */
-	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      0);
-	igt_assert_eq(refgem_prime_import(render, dmabuf, &imported), 0);
+	igt_assert_eq(gemlib_prime_import(render, dmabuf, &imported), 0);
 	close(dmabuf);
 
 	igt_assert_eq(gem_igt_flink(render, imported, &name), -EACCES);
 	igt_assert_eq(gem_igt_open_name(render, name, &h, NULL), -EACCES);
 
-	igt_assert_eq(refgem_bo_close(render, imported), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(render, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(render);
 }
 
@@ -216,20 +216,20 @@ static void test_close_exported(int fd)
 	ptr = gem_igt_dumb_map(fd, handle, BO_SIZE);
 	gem_igt_fill(ptr, BO_SIZE, 0, 40);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      0);
 
 	/* Closing an exported handle is allowed and ends that handle... */
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), -ENOENT);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), -ENOENT);
 
 	/* ...while the dma-buf keeps the object, contents and all. */
-	igt_assert_eq(refgem_prime_import(fd, dmabuf, &again), 0);
+	igt_assert_eq(gemlib_prime_import(fd, dmabuf, &again), 0);
 	close(dmabuf);
 	ptr = gem_igt_dumb_map(fd, again, BO_SIZE);
 	gem_igt_check(ptr, BO_SIZE, 0, 40, "object re-imported after close");
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, again), 0);
+	igt_assert_eq(gemlib_gem_close(fd, again), 0);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -257,9 +257,9 @@ static void test_many_bos(int fd)
 			     "handle %u handed out twice\n", sorted[i]);
 
 	for (i = 0; i < MANY_BOS; i++)
-		igt_assert_eq(refgem_bo_close(fd, handles[i]), 0);
+		igt_assert_eq(gemlib_gem_close(fd, handles[i]), 0);
 	for (i = 0; i < MANY_BOS; i += MANY_BOS / 64)
-		igt_assert_eq(refgem_dumb_mmap_offset(fd, handles[i], &offset),
+		igt_assert_eq(gemlib_dumb_mmap_offset(fd, handles[i], &offset),
 			      -ENOENT);
 	free(sorted);
 	free(handles);
@@ -277,7 +277,7 @@ static int dumb_create_raw(int fd, uint32_t width, uint32_t height,
 
 	/* Never leave an object behind, whatever the outcome. */
 	if (!ret)
-		refgem_bo_close(fd, arg.handle);
+		gemlib_gem_close(fd, arg.handle);
 	return ret;
 }
 
@@ -330,7 +330,7 @@ static void test_pitch_covers_width(int fd)
 		}
 		holds = arg.pitch >= row &&
 			arg.size >= (uint64_t)arg.pitch * arg.height;
-		igt_assert_eq(refgem_bo_close(fd, arg.handle), 0);
+		igt_assert_eq(gemlib_gem_close(fd, arg.handle), 0);
 		igt_assert_f(holds,
 			     "%ux%u at %u bpp: pitch %u, size %llu, but a row takes %llu bytes\n",
 			     arg.width, arg.height, arg.bpp, arg.pitch,

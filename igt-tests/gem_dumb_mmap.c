@@ -30,9 +30,9 @@ static void test_map_offset(int fd)
 	uint32_t a = gem_igt_dumb(fd, BO_SIZE), b = gem_igt_dumb(fd, BO_SIZE);
 	uint64_t off_a, again, off_b;
 
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, a, &off_a), 0);
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, a, &again), 0);
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, b, &off_b), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, a, &off_a), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, a, &again), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, b, &off_b), 0);
 
 	igt_assert(off_a);
 	igt_assert_eq_u64(off_a % gem_igt_page(), 0);
@@ -40,8 +40,8 @@ static void test_map_offset(int fd)
 	/* Two objects never share fake offsets. */
 	igt_assert(off_b >= off_a + BO_SIZE || off_a >= off_b + BO_SIZE);
 
-	igt_assert_eq(refgem_bo_close(fd, a), 0);
-	igt_assert_eq(refgem_bo_close(fd, b), 0);
+	igt_assert_eq(gemlib_gem_close(fd, a), 0);
+	igt_assert_eq(gemlib_gem_close(fd, b), 0);
 }
 
 static void test_fresh_zeroed(int fd)
@@ -51,7 +51,7 @@ static void test_fresh_zeroed(int fd)
 
 	gem_igt_check_zero(ptr, BO_SIZE, "new object");
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_every_page(int fd)
@@ -65,7 +65,7 @@ static void test_every_page(int fd)
 	ptr = gem_igt_dumb_map(fd, handle, BO_SIZE);
 	gem_igt_check(ptr, BO_SIZE, 0, 100, "new mapping");
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_two_mappings(int fd)
@@ -82,7 +82,7 @@ static void test_two_mappings(int fd)
 
 	igt_assert_eq(munmap(a, BO_SIZE), 0);
 	igt_assert_eq(munmap(b, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_outlives_close(int fd)
@@ -91,7 +91,7 @@ static void test_outlives_close(int fd)
 	void *ptr = gem_igt_dumb_map(fd, handle, BO_SIZE);
 
 	gem_igt_fill(ptr, BO_SIZE / 2, 0, 120);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 
 	/* The mapping holds the object: old pages and new faults work. */
 	gem_igt_check(ptr, BO_SIZE / 2, 0, 120, "mapping after GEM_CLOSE");
@@ -129,8 +129,8 @@ static void test_bad_offset(int fd)
 	igt_assert_eq(err, -EINVAL);
 
 	/* An object's offset dies with the object. */
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &stale), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &stale), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	map_at(fd, stale, page, MAP_SHARED, &err);
 	igt_assert_eq(err, -EINVAL);
 }
@@ -142,12 +142,12 @@ static void test_beyond_size(int fd)
 	uint64_t offset;
 	int err;
 
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
 	map_at(fd, offset, (SMALL_PAGES + 1) * page, MAP_SHARED, &err);
 	igt_assert_eq(err, -EINVAL);
 	map_at(fd, offset, 64 * SMALL_PAGES * page, MAP_SHARED, &err);
 	igt_assert_eq(err, -EINVAL);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_offset_inside(int fd)
@@ -158,12 +158,12 @@ static void test_offset_inside(int fd)
 	int err;
 
 	/* GEM maps whole objects from their start: the lookup is exact. */
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
 	map_at(fd, offset + page, page, MAP_SHARED, &err);
 	igt_assert_eq(err, -EINVAL);
 	map_at(fd, offset + page, (SMALL_PAGES - 1) * page, MAP_SHARED, &err);
 	igt_assert_eq(err, -EINVAL);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_partial(int fd)
@@ -179,7 +179,7 @@ static void test_partial(int fd)
 	igt_assert_eq(munmap(full, SMALL_PAGES * page), 0);
 
 	/* A mapping of the first pages only shows exactly those. */
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
 	part = map_at(fd, offset, 2 * page, MAP_SHARED, &err);
 	igt_assert_eq(err, 0);
 	gem_igt_check(part, 2 * page, 0, 140, "partial mapping");
@@ -191,7 +191,7 @@ static void test_partial(int fd)
 	gem_igt_check((char *)full + 2 * page, (SMALL_PAGES - 2) * page, 2,
 		      140, "pages outside it");
 	igt_assert_eq(munmap(full, SMALL_PAGES * page), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_split(int fd)
@@ -211,12 +211,12 @@ static void test_split(int fd)
 	 */
 	ptr = gem_igt_dumb_map(fd, handle, SMALL_PAGES * page);
 	igt_assert_eq(munmap(ptr, page), 0);
-	if (refgem_pattern_check(ptr + page, page, 150) == (size_t)-1)
+	if (gemlib_pattern_check(ptr + page, page, 150) == (size_t)-1)
 		igt_info("the tail shows the object's page 0: the fault handler indexes from the mapping, not the object\n");
 	gem_igt_check(ptr + page, (SMALL_PAGES - 1) * page, 1, 150,
 		      "mapping whose head was unmapped");
 	igt_assert_eq(munmap(ptr + page, (SMALL_PAGES - 1) * page), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_fork(int fd)
@@ -233,7 +233,7 @@ static void test_fork(int fd)
 	gem_igt_check(ptr, BO_SIZE, 0, 161, "parent after the child wrote");
 
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_private_refused(int fd)
@@ -249,13 +249,13 @@ static void test_private_refused(int fd)
 	 * helpers say EINVAL): a private copy would silently stop following
 	 * the object.
 	 */
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
 	map_at(fd, offset, page, MAP_PRIVATE, &err);
 	igt_assert_eq(err, -EINVAL);
 	ptr = mmap(NULL, page, PROT_READ, MAP_PRIVATE, fd, offset);
 	igt_assert(ptr == MAP_FAILED);
 	igt_assert_eq(errno, EINVAL);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_other_client(int fd)
@@ -267,12 +267,12 @@ static void test_other_client(int fd)
 	int err;
 
 	/* Another client may not map an object it holds no handle to. */
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
 	map_at(fd2, offset, page, MAP_SHARED, &err);
 	igt_assert_eq(err, -EACCES);
 
 	close(fd2);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_other_client_import(int fd)
@@ -288,11 +288,11 @@ static void test_other_client_import(int fd)
 	fd2 = gem_igt_reopen(fd);
 
 	/* Once it holds a handle, the same offset is its to map. */
-	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      0);
-	igt_assert_eq(refgem_prime_import(fd2, dmabuf, &imported), 0);
+	igt_assert_eq(gemlib_prime_import(fd2, dmabuf, &imported), 0);
 	close(dmabuf);
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
 	ptr2 = map_at(fd2, offset, page, MAP_SHARED, &err);
 	igt_assert_eq(err, 0);
 
@@ -302,9 +302,9 @@ static void test_other_client_import(int fd)
 	igt_assert_eq(munmap(ptr, page), 0);
 	igt_assert_eq(munmap(ptr2, page), 0);
 
-	igt_assert_eq(refgem_bo_close(fd2, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, imported), 0);
 	close(fd2);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 igt_main

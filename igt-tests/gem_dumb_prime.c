@@ -47,8 +47,8 @@ static void test_export_import(int fd)
 
 	igt_assert_eq(munmap(ptr2, BO_SIZE), 0);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd2, imported), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(fd2);
 }
 
@@ -62,7 +62,7 @@ static void test_self_import(int fd)
 	igt_assert_eq_u32(gem_igt_import(fd, dmabuf), handle);
 
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_reimport(int fd)
@@ -82,8 +82,8 @@ static void test_reimport(int fd)
 
 	close(again);
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd2, first), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, first), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(fd2);
 }
 
@@ -102,12 +102,12 @@ static void test_importer_keeps_bo(int fd)
 	imported = gem_igt_import(fd2, dmabuf);
 	/* Drop the dma-buf and the exporter's handle and file. */
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 
 	ptr = gem_igt_dumb_map(fd2, imported, BO_SIZE);
 	gem_igt_check(ptr, BO_SIZE, 0, 210, "importer's object");
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd2, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, imported), 0);
 	close(fd2);
 }
 
@@ -135,8 +135,8 @@ static void test_render_import(int fd)
 	close(again);
 
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(render, imported), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(render, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(render);
 }
 
@@ -164,7 +164,7 @@ static void test_dmabuf_mmap_sync(int fd)
 	igt_assert_eq(munmap(buf, BO_SIZE), 0);
 	igt_assert_eq(munmap(gem, BO_SIZE), 0);
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_sync_bad_flags(int fd)
@@ -183,7 +183,7 @@ static void test_sync_bad_flags(int fd)
 					  1ull << 63), -EINVAL);
 
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_dmabuf_readonly(int fd)
@@ -201,7 +201,7 @@ static void test_dmabuf_readonly(int fd)
 	igt_assert_eq(errno, EACCES);
 
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_dmabuf_mmap_offset(int fd)
@@ -218,14 +218,14 @@ static void test_dmabuf_mmap_offset(int fd)
 	ptr = mmap(NULL, 2 * page, PROT_READ, MAP_SHARED, dmabuf, page);
 	igt_assert_f(ptr != MAP_FAILED, "mmap of the dma-buf at %zu: %s\n",
 		     page, strerror(errno));
-	if (refgem_pattern_check(ptr, page, 235) == (size_t)-1)
+	if (gemlib_pattern_check(ptr, page, 235) == (size_t)-1)
 		igt_info("the mapping shows the object's page 0: the fault handler indexes from the mapping, not the object\n");
 	gem_igt_check(ptr, 2 * page, 1, 235, "dma-buf mapped at an offset");
 
 	igt_assert_eq(munmap(ptr, 2 * page), 0);
 	igt_assert_eq(munmap(gem, 4 * page), 0);
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_dmabuf_mmap_beyond(int fd)
@@ -244,7 +244,7 @@ static void test_dmabuf_mmap_beyond(int fd)
 	igt_assert_eq(errno, EINVAL);
 
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_llseek_size(int fd)
@@ -257,7 +257,7 @@ static void test_llseek_size(int fd)
 		uint32_t handle = gem_igt_dumb(fd, size);
 
 		dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
-		igt_assert_eq(refgem_bo_close(fd, handle), 0);
+		igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 		igt_assert_eq_s64(lseek(dmabuf, 0, SEEK_END), size);
 		/* SEEK_SET to 0 stays allowed, for SEEK_END-then-rewind. */
 		igt_assert_eq_s64(lseek(dmabuf, 0, SEEK_SET), 0);
@@ -277,7 +277,7 @@ static void test_llseek_bad(int fd)
 	uint32_t handle = gem_igt_dumb(fd, BO_SIZE);
 	int dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	expect_lseek_einval(dmabuf, -1, SEEK_END);
 	expect_lseek_einval(dmabuf, 1, SEEK_END);
 	expect_lseek_einval(dmabuf, 1, SEEK_SET);
@@ -297,7 +297,7 @@ static void test_close_keeps_bo(int fd)
 	gem_igt_fill(ptr, BO_SIZE, 0, 240);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
 	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC | DRM_RDWR);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 
 	/* The dma-buf alone holds the object now. */
 	ptr = map_dmabuf(dmabuf, BO_SIZE, PROT_READ | PROT_WRITE);
@@ -313,10 +313,10 @@ static void test_export_closed(int fd)
 	uint32_t handle = gem_igt_dumb(fd, BO_SIZE);
 	int dmabuf = -1;
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
+	igt_assert_eq(gemlib_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      -ENOENT);
-	igt_assert_eq(refgem_prime_export(fd, 0x7ffffff0u, DRM_CLOEXEC,
+	igt_assert_eq(gemlib_prime_export(fd, 0x7ffffff0u, DRM_CLOEXEC,
 					  &dmabuf), -ENOENT);
 	igt_assert_eq(dmabuf, -1);
 }
@@ -332,12 +332,12 @@ static void test_export_bad_flags(int fd)
 
 		if (flag & (DRM_CLOEXEC | DRM_RDWR))
 			continue;
-		igt_assert_f(refgem_prime_export(fd, handle, flag, &dmabuf) ==
+		igt_assert_f(gemlib_prime_export(fd, handle, flag, &dmabuf) ==
 			     -EINVAL, "export flag %#x was not refused\n",
 			     flag);
 	}
 	igt_assert_eq(dmabuf, -1);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_import_bad_fd(int fd)
@@ -345,11 +345,11 @@ static void test_import_bad_fd(int fd)
 	uint32_t handle = 0;
 	int pipefd[2];
 
-	igt_assert_eq(refgem_prime_import(fd, -1, &handle), -EBADF);
+	igt_assert_eq(gemlib_prime_import(fd, -1, &handle), -EBADF);
 	/* A file that is not a dma-buf, the DRM file included. */
 	igt_assert_eq(pipe(pipefd), 0);
-	igt_assert_eq(refgem_prime_import(fd, pipefd[0], &handle), -EINVAL);
-	igt_assert_eq(refgem_prime_import(fd, fd, &handle), -EINVAL);
+	igt_assert_eq(gemlib_prime_import(fd, pipefd[0], &handle), -EINVAL);
+	igt_assert_eq(gemlib_prime_import(fd, fd, &handle), -EINVAL);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }

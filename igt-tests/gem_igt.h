@@ -1,11 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Helpers for the GEM tests: opening the device under test of the
- * driver-agnostic gem_dumb_* tests, other files and nodes of one device,
- * dumb buffers, and per-page data patterns.
+ * What every IGT test of this project includes instead of igt.h, and the
+ * helpers of the driver-agnostic GEM tests: opening the device under test
+ * of the gem_dumb_* tests, other files and nodes of one device, dumb
+ * buffers, and per-page data patterns.
+ *
+ * Built inside or against an IGT source tree (REFGEM_HAVE_IGT_TREE) it is
+ * IGT's own igt.h; built against a distribution's libigt.so.0, which ships
+ * no headers, it is our igt_decls.h. Test sources are the same either way,
+ * so they may only use what igt_decls.h declares.
  */
 #ifndef GEM_IGT_H
 #define GEM_IGT_H
+
+#ifdef REFGEM_HAVE_IGT_TREE
+#include "igt.h"
+#include "igt_device_scan.h"
+#else
+#include "igt_decls.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +33,13 @@
 #include <linux/dma-buf.h>
 #include <xf86drm.h>
 
-#include "refgem_igt.h"
+#include "gemlib.h"
+
+/*
+ * The driver the gem_dumb_* tests pick when the user chose none: this
+ * project's gate runs them on refgem's devices (and on vgem by choice).
+ */
+#define GEM_IGT_DEFAULT_DRIVER "refgem"
 
 /*
  * gem_igt_filtered_vgem - whether --device / IGT_DEVICE selects vgem
@@ -62,8 +81,8 @@ static inline bool gem_igt_filtered_vgem(void)
  * device is chosen as for any IGT test: by driver name with
  * IGT_FORCE_DRIVER, or by node with --device / IGT_DEVICE (e.g.
  * drm:/dev/dri/card1). vgem needs DRIVER_VGEM in both cases (IGT 1.27.1's
- * DRIVER_ANY never matches it). With nothing chosen they run on refgem
- * when it is bound (this project's gate), else on the first DRM device.
+ * DRIVER_ANY never matches it). With nothing chosen they run on
+ * GEM_IGT_DEFAULT_DRIVER when it is bound, else on the first DRM device.
  *
  * Dumb buffers and flink need the primary node: their ioctls are not
  * allowed on render nodes.
@@ -77,8 +96,8 @@ static inline int gem_igt_open(void)
 	    (!forced && filtered && gem_igt_filtered_vgem()))
 		return drm_open_driver(DRIVER_VGEM);
 	if (!forced && !filtered &&
-	    refgem_count_devices(REFGEM_DRIVER_NAME) > 0)
-		__set_forced_driver(REFGEM_DRIVER_NAME);
+	    gemlib_count_devices(GEM_IGT_DEFAULT_DRIVER) > 0)
+		__set_forced_driver(GEM_IGT_DEFAULT_DRIVER);
 	return drm_open_driver(DRIVER_ANY);
 }
 
@@ -113,7 +132,7 @@ static inline int gem_igt_export(int fd, uint32_t handle, uint32_t flags)
 {
 	int dmabuf = -1;
 
-	igt_assert_eq(refgem_prime_export(fd, handle, flags, &dmabuf), 0);
+	igt_assert_eq(gemlib_prime_export(fd, handle, flags, &dmabuf), 0);
 	igt_assert_fd(dmabuf);
 	return dmabuf;
 }
@@ -123,7 +142,7 @@ static inline uint32_t gem_igt_import(int fd, int dmabuf)
 {
 	uint32_t handle = 0;
 
-	igt_assert_eq(refgem_prime_import(fd, dmabuf, &handle), 0);
+	igt_assert_eq(gemlib_prime_import(fd, dmabuf, &handle), 0);
 	igt_assert(handle);
 	return handle;
 }
@@ -132,12 +151,12 @@ static inline uint32_t gem_igt_import(int fd, int dmabuf)
 static inline void gem_igt_require_dumb(int fd)
 {
 	uint32_t handle;
-	int ret = refgem_dumb_create(fd, 4096, &handle, NULL);
+	int ret = gemlib_dumb_create(fd, 4096, &handle, NULL);
 
 	igt_require_f(ret != -ENOSYS && ret != -EOPNOTSUPP,
 		      "the driver has no dumb buffers\n");
 	igt_assert_eq(ret, 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 /* Skip unless the driver can PRIME-export and -import (DRM_CAP_PRIME). */
@@ -157,7 +176,7 @@ static inline uint32_t gem_igt_dumb(int fd, uint64_t size)
 	uint64_t real = 0;
 	uint32_t handle;
 
-	igt_assert_eq(refgem_dumb_create(fd, size, &handle, &real), 0);
+	igt_assert_eq(gemlib_dumb_create(fd, size, &handle, &real), 0);
 	igt_assert_lte_u64(size, real);
 	return handle;
 }
@@ -168,8 +187,8 @@ static inline void *gem_igt_dumb_map(int fd, uint32_t handle, uint64_t size)
 	uint64_t offset;
 	void *ptr;
 
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, handle, &offset), 0);
-	igt_assert_eq(refgem_mmap(fd, offset, size, PROT_READ | PROT_WRITE,
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, handle, &offset), 0);
+	igt_assert_eq(gemlib_mmap(fd, offset, size, PROT_READ | PROT_WRITE,
 				  &ptr), 0);
 	return ptr;
 }
@@ -223,7 +242,7 @@ static inline void gem_igt_fill(void *ptr, size_t len, size_t first,
 	size_t off;
 
 	for (off = 0; off < len; off += page)
-		refgem_pattern_fill((char *)ptr + off,
+		gemlib_pattern_fill((char *)ptr + off,
 				    len - off < page ? len - off : page,
 				    seed + first + off / page);
 }
@@ -236,7 +255,7 @@ static inline void gem_igt_check(const void *ptr, size_t len, size_t first,
 	size_t off, bad;
 
 	for (off = 0; off < len; off += page) {
-		bad = refgem_pattern_check((const char *)ptr + off,
+		bad = gemlib_pattern_check((const char *)ptr + off,
 					   len - off < page ? len - off : page,
 					   seed + first + off / page);
 		igt_assert_f(bad == (size_t)-1,

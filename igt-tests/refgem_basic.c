@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "gem_igt.h"
+#include "refgem_igt.h"
 
 IGT_TEST_DESCRIPTION("Basic checks of refgem buffer objects and CPU mappings.");
 
@@ -25,8 +25,8 @@ static void test_create_close(int fd)
 	igt_assert_eq(refgem_bo_create(fd, 4096, 0, &handle), 0);
 	igt_assert(handle);
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), -EINVAL);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), -EINVAL);
 	igt_assert_eq(refgem_bo_mmap_offset(fd, handle, &offset), -ENOENT);
 }
 
@@ -41,17 +41,17 @@ static void test_mmap_roundtrip(int fd)
 	igt_assert_eq(refgem_bo_create(fd, ROUNDTRIP_SIZE, 0, &handle), 0);
 	igt_assert_eq(refgem_bo_mmap_offset(fd, handle, &offset), 0);
 
-	igt_assert_eq(refgem_mmap(fd, offset, ROUNDTRIP_SIZE,
+	igt_assert_eq(gemlib_mmap(fd, offset, ROUNDTRIP_SIZE,
 				  PROT_READ | PROT_WRITE, &ptr), 0);
 	/* A seed per page: pages swapped or aliased do not check out. */
 	for (off = 0; off < ROUNDTRIP_SIZE; off += page)
-		refgem_pattern_fill((char *)ptr + off, page, off / page);
+		gemlib_pattern_fill((char *)ptr + off, page, off / page);
 	igt_assert_eq(munmap(ptr, ROUNDTRIP_SIZE), 0);
 
-	igt_assert_eq(refgem_mmap(fd, offset, ROUNDTRIP_SIZE, PROT_READ,
+	igt_assert_eq(gemlib_mmap(fd, offset, ROUNDTRIP_SIZE, PROT_READ,
 				  &ptr), 0);
 	for (off = 0; off < ROUNDTRIP_SIZE; off += page) {
-		size_t bad = refgem_pattern_check((char *)ptr + off, page,
+		size_t bad = gemlib_pattern_check((char *)ptr + off, page,
 						  off / page);
 
 		igt_assert_f(bad == (size_t)-1,
@@ -60,7 +60,7 @@ static void test_mmap_roundtrip(int fd)
 	}
 	igt_assert_eq(munmap(ptr, ROUNDTRIP_SIZE), 0);
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 /*
@@ -196,19 +196,19 @@ static void test_error_paths(int fd)
 	c.bo = refgem_igt_create(fd, ERR_SIZE);
 	/* Mapped first: a failing transfer must not be what maps it. */
 	igt_assert_eq(refgem_sgt_map(fd, c.bo, -1, &m), 0);
-	c.other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
-	c.vgem = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
+	c.other = refgem_igt_open_other(fd, GEMLIB_NODE_PRIMARY);
+	c.vgem = gemlib_open_driver("vgem", GEMLIB_NODE_PRIMARY, 0);
 	if (c.other >= 0) {
 		uint32_t theirs = refgem_igt_create(c.other, 4096);
 
 		dmabuf = gem_igt_export(c.other, theirs, DRM_CLOEXEC);
 		c.import = gem_igt_import(fd, dmabuf);
 		close(dmabuf);
-		igt_assert_eq(refgem_bo_close(c.other, theirs), 0);
+		igt_assert_eq(gemlib_gem_close(c.other, theirs), 0);
 	}
 	/* Last, as handles are reused: nothing else has this one now. */
 	c.closed = refgem_igt_create(fd, 4096);
-	igt_assert_eq(refgem_bo_close(fd, c.closed), 0);
+	igt_assert_eq(gemlib_gem_close(fd, c.closed), 0);
 	c.ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	igt_assert(c.ro != MAP_FAILED);
 
@@ -251,7 +251,7 @@ static void test_error_paths(int fd)
 			uint32_t h = refgem_igt_create(fd, 4096);
 
 			passed = gem_igt_export(fd, h, DRM_CLOEXEC);
-			igt_assert_eq(refgem_bo_close(fd, h), 0);
+			igt_assert_eq(gemlib_gem_close(fd, h), 0);
 			break;
 		}
 		case F_OTHER:
@@ -308,12 +308,12 @@ static void test_error_paths(int fd)
 		       sizeof(c.buf), c.buf);
 	munmap(c.ro, 4096);
 	if (c.import)
-		igt_assert_eq(refgem_bo_close(fd, c.import), 0);
+		igt_assert_eq(gemlib_gem_close(fd, c.import), 0);
 	if (c.vgem >= 0)
 		close(c.vgem);
 	if (c.other >= 0)
 		close(c.other);
-	igt_assert_eq(refgem_bo_close(fd, c.bo), 0);
+	igt_assert_eq(gemlib_gem_close(fd, c.bo), 0);
 }
 
 igt_main
@@ -321,7 +321,7 @@ igt_main
 	int fd = -1;
 
 	igt_fixture {
-		fd = refgem_igt_open_driver(REFGEM_NODE_PRIMARY);
+		fd = refgem_igt_open_driver(GEMLIB_NODE_PRIMARY);
 	}
 
 	igt_describe("Check that a closed buffer object's handle is invalid.");

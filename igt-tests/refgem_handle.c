@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "gem_igt.h"
+#include "refgem_igt.h"
 
 IGT_TEST_DESCRIPTION("refgem's create and mmap-offset ioctls: errnos and object lifetimes.");
 
@@ -22,7 +22,7 @@ static uint64_t bo_size(int fd, uint32_t handle)
 	int dmabuf = -1;
 	off_t size;
 
-	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      0);
 	size = lseek(dmabuf, 0, SEEK_END);
 	close(dmabuf);
@@ -42,7 +42,7 @@ static void test_size_rounding(int fd)
 		uint32_t handle = refgem_igt_create(fd, sizes[i]);
 
 		igt_assert_eq_u64(bo_size(fd, handle), ALIGN(sizes[i], page));
-		igt_assert_eq(refgem_bo_close(fd, handle), 0);
+		igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	}
 	refgem_igt_counters_settled(&before);
 }
@@ -57,7 +57,7 @@ static void expect_create_error(int fd, uint64_t size, uint32_t flags,
 
 	ret = refgem_bo_create(fd, size, flags, &handle);
 	if (!ret)
-		refgem_bo_close(fd, handle);
+		gemlib_gem_close(fd, handle);
 	igt_assert_f(ret == err,
 		     "create(size %#llx, flags %#x) gave %d, expected %d\n",
 		     (unsigned long long)size, flags, ret, err);
@@ -93,14 +93,14 @@ static void test_ram_bound(int fd)
 	uint32_t handle;
 	int ret;
 
-	igt_assert_eq(refgem_mem_total(&ram), 0);
+	igt_assert_eq(gemlib_mem_total(&ram), 0);
 	ram -= ram % page;
 	expect_create_error(fd, ram + 1, 0, -E2BIG);
 	expect_create_error(fd, 1ull << 40, 0, -E2BIG);
 	ret = refgem_bo_create(fd, ram, 0, &handle);
 	igt_assert_f(!ret, "create(size %#llx, RAM) gave %d\n",
 		     (unsigned long long)ram, ret);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_bad_flags(int fd)
@@ -131,7 +131,7 @@ static void test_offset_bad_pad(int fd)
 	igt_assert_eq(mmap_offset_raw(fd, handle, 1), -EINVAL);
 	igt_assert_eq(mmap_offset_raw(fd, handle, 0x80000000u), -EINVAL);
 	igt_assert_eq(mmap_offset_raw(fd, handle, 0), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_offset_bad_handle(int fd)
@@ -139,7 +139,7 @@ static void test_offset_bad_handle(int fd)
 	uint32_t handle = refgem_igt_create(fd, 4096);
 	uint64_t offset;
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	igt_assert_eq(refgem_bo_mmap_offset(fd, handle, &offset), -ENOENT);
 	igt_assert_eq(refgem_bo_mmap_offset(fd, 0x7ffffff0u, &offset),
 		      -ENOENT);
@@ -164,7 +164,7 @@ static void test_many_bos(int fd)
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_CREATED) - created, MANY_BOS);
 
 	for (i = 0; i < MANY_BOS; i++)
-		igt_assert_eq(refgem_bo_close(fd, handles[i]), 0);
+		igt_assert_eq(gemlib_gem_close(fd, handles[i]), 0);
 	free(handles);
 	refgem_igt_counters_settled(&before);
 }
@@ -197,12 +197,12 @@ static void test_render_create(int fd)
 	refgem_igt_counters_get(&before);
 	handle = refgem_igt_create(render, 4096);
 	igt_assert_eq(refgem_bo_mmap_offset(render, handle, &offset), 0);
-	igt_assert_eq(refgem_mmap(render, offset, 4096,
+	igt_assert_eq(gemlib_mmap(render, offset, 4096,
 				  PROT_READ | PROT_WRITE, &ptr), 0);
 	gem_igt_fill(ptr, 4096, 0, 300);
 	gem_igt_check(ptr, 4096, 0, 300, "render node's mapping");
 	igt_assert_eq(munmap(ptr, 4096), 0);
-	igt_assert_eq(refgem_bo_close(render, handle), 0);
+	igt_assert_eq(gemlib_gem_close(render, handle), 0);
 	close(render);
 	refgem_igt_counters_settled(&before);
 }
@@ -212,7 +212,7 @@ igt_main
 	int fd = -1;
 
 	igt_fixture {
-		fd = refgem_igt_open_driver(REFGEM_NODE_PRIMARY);
+		fd = refgem_igt_open_driver(GEMLIB_NODE_PRIMARY);
 		refgem_igt_require_counters();
 	}
 

@@ -1,21 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What every refgem IGT test includes instead of igt.h.
- *
- * Built inside or against an IGT source tree (REFGEM_HAVE_IGT_TREE) it is
- * IGT's own igt.h; built against a distribution's libigt.so.0, which ships
- * no headers, it is our igt_decls.h. Test sources are the same either way,
- * so they may only use what igt_decls.h declares.
+ * What every refgem IGT test includes: the driver-agnostic gem_igt.h plus
+ * helpers for refgem's devices, ioctls and counters.
  */
 #ifndef REFGEM_IGT_H
 #define REFGEM_IGT_H
-
-#ifdef REFGEM_HAVE_IGT_TREE
-#include "igt.h"
-#include "igt_device_scan.h"
-#else
-#include "igt_decls.h"
-#endif
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,11 +12,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "gem_igt.h"
 #include "refgem.h"
 
 /*
  * refgem_igt_open_driver - open a refgem node through IGT's device selection
- * @node: REFGEM_NODE_PRIMARY or REFGEM_NODE_RENDER
+ * @node: GEMLIB_NODE_PRIMARY or GEMLIB_NODE_RENDER
  *
  * IGT has no DRIVER_* bit for refgem, so drm_open_driver(DRIVER_ANY) would
  * take the first card of any driver. When the user chose nothing
@@ -40,13 +30,13 @@
  *
  * Call it from an igt_fixture. Returns the fd.
  */
-static inline int refgem_igt_open_driver(enum refgem_node node)
+static inline int refgem_igt_open_driver(enum gemlib_node node)
 {
 	const char *forced = getenv("IGT_FORCE_DRIVER");
 	char name[64] = "";
 	int fd;
 
-	igt_require_f(refgem_count_devices(REFGEM_DRIVER_NAME) > 0,
+	igt_require_f(gemlib_count_devices(REFGEM_DRIVER_NAME) > 0,
 		      "no DRM device is bound to the %s driver\n",
 		      REFGEM_DRIVER_NAME);
 	/* Without this, a failed search modprobes every driver IGT knows. */
@@ -57,12 +47,12 @@ static inline int refgem_igt_open_driver(enum refgem_node node)
 	if (!forced && !igt_device_filter_count())
 		__set_forced_driver(REFGEM_DRIVER_NAME);
 
-	if (node == REFGEM_NODE_RENDER)
+	if (node == GEMLIB_NODE_RENDER)
 		fd = drm_open_driver_render(DRIVER_ANY);
 	else
 		fd = drm_open_driver(DRIVER_ANY);
 
-	igt_assert_eq(refgem_fd_driver(fd, name, sizeof(name)), 0);
+	igt_assert_eq(gemlib_fd_driver(fd, name, sizeof(name)), 0);
 	if (strcmp(name, REFGEM_DRIVER_NAME))
 		close(fd);
 	igt_require_f(!strcmp(name, REFGEM_DRIVER_NAME),
@@ -78,18 +68,18 @@ static inline int refgem_igt_open_driver(enum refgem_node node)
  * For tests between the two devices (PRIME, wrong-device mappings); skips
  * when there is only one.
  */
-static inline int refgem_igt_open_other(int fd, enum refgem_node node)
+static inline int refgem_igt_open_other(int fd, enum gemlib_node node)
 {
 	char bdf[32], other[32];
 	int i, n, fd2;
 
-	igt_assert_eq(refgem_fd_bdf(fd, bdf, sizeof(bdf)), 0);
-	n = refgem_count_devices(REFGEM_DRIVER_NAME);
+	igt_assert_eq(gemlib_fd_bdf(fd, bdf, sizeof(bdf)), 0);
+	n = gemlib_count_devices(REFGEM_DRIVER_NAME);
 	for (i = 0; i < n; i++) {
-		fd2 = refgem_open_driver(REFGEM_DRIVER_NAME, node, i);
+		fd2 = gemlib_open_driver(REFGEM_DRIVER_NAME, node, i);
 		if (fd2 < 0)
 			continue;
-		if (!refgem_fd_bdf(fd2, other, sizeof(other)) &&
+		if (!gemlib_fd_bdf(fd2, other, sizeof(other)) &&
 		    strcmp(bdf, other))
 			return fd2;
 		close(fd2);
@@ -171,7 +161,7 @@ static inline void *refgem_igt_map(int fd, uint32_t handle, uint64_t size)
 	void *ptr;
 
 	igt_assert_eq(refgem_bo_mmap_offset(fd, handle, &offset), 0);
-	igt_assert_eq(refgem_mmap(fd, offset, size, PROT_READ | PROT_WRITE,
+	igt_assert_eq(gemlib_mmap(fd, offset, size, PROT_READ | PROT_WRITE,
 				  &ptr), 0);
 	return ptr;
 }

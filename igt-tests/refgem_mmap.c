@@ -13,7 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "gem_igt.h"
+#include "refgem_igt.h"
 
 IGT_TEST_DESCRIPTION("CPU mappings of refgem objects: offsets, lifetimes and coherency with device DMA.");
 
@@ -36,11 +36,11 @@ static void test_offset_lookup(int fd)
 	igt_assert(off_b >= off_a + BO_SIZE || off_a >= off_b + BO_SIZE);
 
 	/* refgem's ioctl and the dumb one name the same offset. */
-	igt_assert_eq(refgem_dumb_mmap_offset(fd, a, &dumb), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(fd, a, &dumb), 0);
 	igt_assert_eq_u64(dumb, off_a);
 
-	igt_assert_eq(refgem_bo_close(fd, a), 0);
-	igt_assert_eq(refgem_bo_close(fd, b), 0);
+	igt_assert_eq(gemlib_gem_close(fd, a), 0);
+	igt_assert_eq(gemlib_gem_close(fd, b), 0);
 }
 
 static void test_mapping_holds_bo(int fd)
@@ -56,7 +56,7 @@ static void test_mapping_holds_bo(int fd)
 	gem_igt_fill(ptr, BO_SIZE, 0, 500);
 
 	/* No handle left: the mapping alone holds the object... */
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 1);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
 	gem_igt_check(ptr, BO_SIZE, 0, 500, "mapping without a handle");
@@ -119,7 +119,7 @@ static void test_interleaved_sw(int fd)
 
 	free(buf);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -161,7 +161,7 @@ static void test_partial_sw(int fd)
 
 	for (round = 0; round < ROUNDS; round++) {
 		off = first + round * 70 * 4096;
-		refgem_pattern_fill(ref, BO_SIZE, 540 + 2 * round);
+		gemlib_pattern_fill(ref, BO_SIZE, 540 + 2 * round);
 		memcpy(ptr, ref, BO_SIZE);
 		refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER,
 			       REFGEM_ENGINE_SW, off, len, buf);
@@ -170,7 +170,7 @@ static void test_partial_sw(int fd)
 			     round, off, len,
 			     first_difference(buf, ref + off, len));
 
-		refgem_pattern_fill(buf, len, 541 + 2 * round);
+		gemlib_pattern_fill(buf, len, 541 + 2 * round);
 		refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER,
 			       REFGEM_ENGINE_SW, off, len, buf);
 		memcpy(ref + off, buf, len);
@@ -182,7 +182,7 @@ static void test_partial_sw(int fd)
 	free(buf);
 	free(ref);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -201,7 +201,7 @@ static void test_interleaved_edu(int fd)
 	ptr = refgem_igt_map(fd, handle, BO_SIZE);
 
 	for (round = 0; round < 2; round++) {
-		refgem_pattern_fill(cpu, len, 530 + 2 * round);
+		gemlib_pattern_fill(cpu, len, 530 + 2 * round);
 		memcpy(ptr + off, cpu, len);
 		refgem_igt_dma(fd, handle, REFGEM_DMA_TO_USER,
 			       REFGEM_ENGINE_EDU, off, len, dev);
@@ -209,7 +209,7 @@ static void test_interleaved_edu(int fd)
 			     "round %d: edu read misses the CPU's write\n",
 			     round);
 
-		refgem_pattern_fill(dev, len, 531 + 2 * round);
+		gemlib_pattern_fill(dev, len, 531 + 2 * round);
 		refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER,
 			       REFGEM_ENGINE_EDU, off, len, dev);
 		igt_assert_f(!memcmp(ptr + off, dev, len),
@@ -217,7 +217,7 @@ static void test_interleaved_edu(int fd)
 	}
 
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -250,7 +250,7 @@ static void test_two_mappings_device(int fd)
 	free(buf);
 	igt_assert_eq(munmap(a, BO_SIZE), 0);
 	igt_assert_eq(munmap(b, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -276,7 +276,7 @@ static void test_fork_device(int fd)
 
 	free(buf);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -285,7 +285,7 @@ igt_main
 	int fd = -1;
 
 	igt_fixture {
-		fd = refgem_igt_open_driver(REFGEM_NODE_PRIMARY);
+		fd = refgem_igt_open_driver(GEMLIB_NODE_PRIMARY);
 		refgem_igt_require_counters();
 	}
 

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gem_igt.h"
+#include "refgem_igt.h"
 
 IGT_TEST_DESCRIPTION("PRIME between refgem devices and with vgem, checked by device DMA and refgem's counters.");
 
@@ -23,7 +23,7 @@ IGT_TEST_DESCRIPTION("PRIME between refgem devices and with vgem, checked by dev
 
 static int open_vgem(void)
 {
-	int fd = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
+	int fd = gemlib_open_driver("vgem", GEMLIB_NODE_PRIMARY, 0);
 
 	igt_require_f(fd >= 0, "vgem is not loaded (modprobe vgem)\n");
 	return fd;
@@ -31,7 +31,7 @@ static int open_vgem(void)
 
 static void test_cross_device_sw(int fd)
 {
-	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY), dmabuf;
+	int other = refgem_igt_open_other(fd, GEMLIB_NODE_PRIMARY), dmabuf;
 	struct refgem_counters before;
 	uint32_t handle, imported;
 	void *ptr, *buf;
@@ -61,15 +61,15 @@ static void test_cross_device_sw(int fd)
 
 	free(buf);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(other, imported), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(other, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(other);
 	refgem_igt_counters_settled(&before);
 }
 
 static void test_cross_device_edu(int fd)
 {
-	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY), dmabuf;
+	int other = refgem_igt_open_other(fd, GEMLIB_NODE_PRIMARY), dmabuf;
 	const uint64_t off = 200 * 4096 + 8, len = 3000;
 	struct refgem_counters before;
 	uint32_t handle, imported;
@@ -89,15 +89,15 @@ static void test_cross_device_edu(int fd)
 		       off, len, buf);
 	igt_assert_f(!memcmp(buf, ptr + off, len),
 		     "importer's edu read differs from the exporter's mmap\n");
-	refgem_pattern_fill(buf, len, 611);
+	gemlib_pattern_fill(buf, len, 611);
 	refgem_igt_dma(other, imported, REFGEM_DMA_FROM_USER,
 		       REFGEM_ENGINE_EDU, off, len, buf);
 	igt_assert_f(!memcmp(ptr + off, buf, len),
 		     "exporter's mmap misses the importer's edu write\n");
 
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(other, imported), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(other, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(other);
 	refgem_igt_counters_settled(&before);
 }
@@ -122,9 +122,9 @@ static void test_same_device_import(int fd)
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created);
 
-	igt_assert_eq(refgem_bo_close(fd2, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, imported), 0);
 	close(fd2);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -137,9 +137,9 @@ static void test_vgem_to_refgem(int fd)
 	void *ptr, *buf;
 
 	refgem_igt_counters_get(&before);
-	igt_assert_eq(refgem_dumb_create(vgem, BO_SIZE, &vhandle, NULL), 0);
-	igt_assert_eq(refgem_dumb_mmap_offset(vgem, vhandle, &offset), 0);
-	igt_assert_eq(refgem_mmap(vgem, offset, BO_SIZE,
+	igt_assert_eq(gemlib_dumb_create(vgem, BO_SIZE, &vhandle, NULL), 0);
+	igt_assert_eq(gemlib_dumb_mmap_offset(vgem, vhandle, &offset), 0);
+	igt_assert_eq(gemlib_mmap(vgem, offset, BO_SIZE,
 				  PROT_READ | PROT_WRITE, &ptr), 0);
 	gem_igt_fill(ptr, BO_SIZE, 0, 620);
 
@@ -160,8 +160,8 @@ static void test_vgem_to_refgem(int fd)
 
 	free(buf);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, imported), 0);
-	igt_assert_eq(refgem_bo_close(vgem, vhandle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, imported), 0);
+	igt_assert_eq(gemlib_gem_close(vgem, vhandle), 0);
 	close(vgem);
 	refgem_igt_counters_settled(&before);
 }
@@ -184,7 +184,7 @@ static void test_refgem_to_vgem(int fd)
 	vhandle = gem_igt_import(vgem, dmabuf);
 	igt_assert_eq(fstat(dmabuf, &st), 0);
 	close(dmabuf);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 
 	/* vgem alone holds refgem's object now. */
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 1);
@@ -199,7 +199,7 @@ static void test_refgem_to_vgem(int fd)
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
 	close(again);
 
-	igt_assert_eq(refgem_bo_close(vgem, vhandle), 0);
+	igt_assert_eq(gemlib_gem_close(vgem, vhandle), 0);
 	close(vgem);
 	refgem_igt_counters_settled(&before);
 }
@@ -213,7 +213,7 @@ static void test_refgem_to_vgem(int fd)
  */
 static void test_own_map_after_import(int fd)
 {
-	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
+	int other = refgem_igt_open_other(fd, GEMLIB_NODE_PRIMARY);
 	int vgem = open_vgem(), dmabuf;
 	struct refgem_counters before;
 	uint32_t handle, imported, vhandle;
@@ -243,9 +243,9 @@ static void test_own_map_after_import(int fd)
 
 	free(buf);
 	igt_assert_eq(munmap(ptr, BO_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(vgem, vhandle), 0);
-	igt_assert_eq(refgem_bo_close(other, imported), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(vgem, vhandle), 0);
+	igt_assert_eq(gemlib_gem_close(other, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(vgem);
 	close(other);
 	refgem_igt_counters_settled(&before);
@@ -269,7 +269,7 @@ static void test_close_keeps_bo(int fd)
 	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
 
 	/* The dma-buf holds the object and its device mapping... */
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_BOS_ALIVE), before.v[REFGEM_C_BOS_ALIVE] + 1);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
 	ptr = mmap(NULL, BO_SIZE, PROT_READ, MAP_SHARED, dmabuf, 0);
@@ -292,12 +292,12 @@ static void export_vs_close(int fd)
 
 		igt_assert_eq(refgem_bo_create(fd, 4096, 0, &handle), 0);
 		if (handle != 1)
-			igt_assert_eq(refgem_bo_close(fd, handle), 0);
+			igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 
-		ret = refgem_prime_export(fd, 1, DRM_CLOEXEC, &dmabuf);
+		ret = gemlib_prime_export(fd, 1, DRM_CLOEXEC, &dmabuf);
 		igt_assert_f(ret == 0 || ret == -ENOENT,
 			     "export: %s\n", strerror(-ret));
-		ret = refgem_bo_close(fd, 1);
+		ret = gemlib_gem_close(fd, 1);
 		igt_assert_f(ret == 0 || ret == -EINVAL,
 			     "close: %s\n", strerror(-ret));
 		if (dmabuf >= 0)
@@ -327,9 +327,9 @@ static void import_vs_close(int fd, int dmabuf)
 		uint32_t handle = 0;
 		int ret;
 
-		ret = refgem_prime_import(fd, dmabuf, &handle);
+		ret = gemlib_prime_import(fd, dmabuf, &handle);
 		igt_assert_f(ret == 0, "import: %s\n", strerror(-ret));
-		ret = refgem_bo_close(fd, handle);
+		ret = gemlib_gem_close(fd, handle);
 		igt_assert_f(ret == 0 || ret == -EINVAL,
 			     "close: %s\n", strerror(-ret));
 	}
@@ -362,10 +362,10 @@ static void test_cross_import_vs_close_race(int fd)
 	int other, dmabuf;
 
 	refgem_igt_counters_get(&before);
-	other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
+	other = refgem_igt_open_other(fd, GEMLIB_NODE_PRIMARY);
 	handle = refgem_igt_create(fd, 4096);
 	dmabuf = gem_igt_export(fd, handle, DRM_CLOEXEC);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 
 	/*
 	 * Each import attaches and maps for the other device; each close
@@ -385,7 +385,7 @@ igt_main
 	int fd = -1;
 
 	igt_fixture {
-		fd = refgem_igt_open_driver(REFGEM_NODE_PRIMARY);
+		fd = refgem_igt_open_driver(GEMLIB_NODE_PRIMARY);
 		refgem_igt_require_counters();
 	}
 

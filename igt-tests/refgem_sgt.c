@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "gem_igt.h"
+#include "refgem_igt.h"
 
 IGT_TEST_DESCRIPTION("refgem's sg_table mappings: creation, device checks, shape and device DMA.");
 
@@ -73,7 +73,7 @@ static void test_map_once(int fd)
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 
 	/* Freeing the object releases its mapping. */
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_RELEASED), released + 1);
 	refgem_igt_counters_settled(&before);
 }
@@ -93,9 +93,9 @@ static void test_shared_across_files(int fd)
 	igt_assert_eq_u32(first.status, REFGEM_SGT_CREATED);
 
 	/* The mapping belongs to the object, whichever file asks. */
-	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      0);
-	igt_assert_eq(refgem_prime_import(fd2, dmabuf, &imported), 0);
+	igt_assert_eq(gemlib_prime_import(fd2, dmabuf, &imported), 0);
 	close(dmabuf);
 	sgt_map(fd2, imported, &other);
 	igt_assert_eq_u32(other.status, 0);
@@ -103,15 +103,15 @@ static void test_shared_across_files(int fd)
 	igt_assert_eq_u64(other.dma_len, first.dma_len);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 
-	igt_assert_eq(refgem_bo_close(fd2, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd2, imported), 0);
 	close(fd2);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
 static void test_wrong_device(int fd)
 {
-	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY);
+	int other = refgem_igt_open_other(fd, GEMLIB_NODE_PRIMARY);
 	struct refgem_counters before;
 	struct drm_refgem_sgt_map out;
 	long created, wrong;
@@ -149,7 +149,7 @@ static void test_wrong_device(int fd)
 	igt_assert_eq_u32(out.status, 0);
 	close(render);
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(other);
 }
 
@@ -169,7 +169,7 @@ static void test_bad_device_fd(int fd)
 	igt_assert_eq(refgem_sgt_map(fd, handle, pipefd[0], NULL), -EINVAL);
 	close(pipefd[0]);
 	close(pipefd[1]);
-	vgem = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
+	vgem = gemlib_open_driver("vgem", GEMLIB_NODE_PRIMARY, 0);
 	if (vgem >= 0) {
 		igt_assert_eq(refgem_sgt_map(fd, handle, vgem, NULL), -EINVAL);
 		close(vgem);
@@ -186,7 +186,7 @@ static void test_bad_device_fd(int fd)
 
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE]);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 static void test_bad_args(int fd)
@@ -204,7 +204,7 @@ static void test_bad_args(int fd)
 	igt_assert_eq(errno, EINVAL);
 
 	igt_assert_eq(refgem_sgt_map(fd, 0x7ffffff0u, -1, NULL), -ENOENT);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	igt_assert_eq(refgem_sgt_map(fd, handle, -1, NULL), -ENOENT);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created);
 }
@@ -238,7 +238,7 @@ static void test_segments(int fd)
 		/* A device either bounces (swiotlb=force) or never does. */
 		igt_assert(m.bounced == 0 || m.bounced == m.nents);
 
-		igt_assert_eq(refgem_bo_close(fd, handle), 0);
+		igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	}
 	refgem_igt_counters_settled(&before);
 }
@@ -345,7 +345,7 @@ static void test_segment_boundaries(int fd)
 
 	free(shadow);
 	munmap(cpu, size);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -369,7 +369,7 @@ static void test_dma_creates_mapping(int fd)
 	igt_assert_eq_u32(m.status, 0);
 	igt_assert_eq_u64(m.dma_len, 64 << 10);
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -424,13 +424,13 @@ static int race_one(struct race *r, int bo, enum race_op op,
 		page[RACE_SIZE - 1] = page[0] + 1;
 		return 0;
 	case RACE_EXPORT:
-		ret = refgem_prime_export(r->fd, r->handle[bo], DRM_CLOEXEC,
+		ret = gemlib_prime_export(r->fd, r->handle[bo], DRM_CLOEXEC,
 					  &dmabuf);
 		if (!ret)
 			close(dmabuf);
 		return ret;
 	case RACE_CLOSE:
-		return refgem_bo_close(r->fd2, r->other[bo]);
+		return gemlib_gem_close(r->fd2, r->other[bo]);
 	}
 	return -EINVAL;
 }
@@ -525,7 +525,7 @@ static void test_first_use_race(int fd, const enum race_op *ops)
 
 	for (bo = 0; bo < RACE_BOS; bo++) {
 		munmap(r->map[bo], RACE_SIZE);
-		igt_assert_eq(refgem_bo_close(fd, r->handle[bo]), 0);
+		igt_assert_eq(gemlib_gem_close(fd, r->handle[bo]), 0);
 	}
 	close(r->fd2);
 	free(r);
@@ -606,7 +606,7 @@ static void test_dma_bad_args(int fd)
 	igt_assert_eq(dma_raw(fd, arg), -EFAULT);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_DMA_TRANSFERS), transfers);
 
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
 /*
@@ -642,7 +642,7 @@ static void test_dma_sw(int fd, uint32_t op, uint32_t seed)
 
 	free(buf);
 	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -677,7 +677,7 @@ static void test_dma_read_edu(int fd)
 		      transfers + 2 * ARRAY_SIZE(spots));
 
 	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -699,7 +699,7 @@ static void test_dma_write_edu(int fd)
 	for (i = 0; i < ARRAY_SIZE(spots); i++) {
 		uint64_t off = spots[i].page * 4096 + spots[i].offset;
 
-		refgem_pattern_fill(buf, sizeof(buf), 431 + i);
+		gemlib_pattern_fill(buf, sizeof(buf), 431 + i);
 		refgem_igt_dma(fd, handle, REFGEM_DMA_FROM_USER,
 			       REFGEM_ENGINE_EDU, off, spots[i].len, buf);
 		igt_assert_f(!memcmp(ptr + off, buf, spots[i].len),
@@ -707,7 +707,7 @@ static void test_dma_write_edu(int fd)
 			     (unsigned long long)off,
 			     (unsigned long long)spots[i].len);
 		/* Exactly the range: the rest of the page is untouched. */
-		refgem_pattern_fill(page, sizeof(page), 430 + spots[i].page);
+		gemlib_pattern_fill(page, sizeof(page), 430 + spots[i].page);
 		igt_assert(!memcmp(ptr + spots[i].page * 4096, page,
 				   spots[i].offset));
 		igt_assert(!memcmp(ptr + off + spots[i].len,
@@ -718,13 +718,13 @@ static void test_dma_write_edu(int fd)
 		      transfers + 2 * ARRAY_SIZE(spots));
 
 	igt_assert_eq(munmap(ptr, BULK_SIZE), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	refgem_igt_counters_settled(&before);
 }
 
 static void test_import_mapping(int fd)
 {
-	int other = refgem_igt_open_other(fd, REFGEM_NODE_PRIMARY), dmabuf;
+	int other = refgem_igt_open_other(fd, GEMLIB_NODE_PRIMARY), dmabuf;
 	const uint64_t size = 64 << 10;
 	struct refgem_counters before;
 	struct drm_refgem_sgt_map m;
@@ -733,12 +733,12 @@ static void test_import_mapping(int fd)
 
 	refgem_igt_counters_get(&before);
 	handle = refgem_igt_create(fd, size);
-	igt_assert_eq(refgem_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
+	igt_assert_eq(gemlib_prime_export(fd, handle, DRM_CLOEXEC, &dmabuf),
 		      0);
 	created = refgem_igt_counter(REFGEM_C_MAPS_CREATED);
 
 	/* Import maps the attachment for the importing device, once. */
-	igt_assert_eq(refgem_prime_import(other, dmabuf, &imported), 0);
+	igt_assert_eq(gemlib_prime_import(other, dmabuf, &imported), 0);
 	close(dmabuf);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_LIVE), before.v[REFGEM_C_MAPS_LIVE] + 1);
@@ -750,8 +750,8 @@ static void test_import_mapping(int fd)
 	igt_assert_eq(refgem_sgt_map(other, imported, fd, NULL), -EINVAL);
 	igt_assert_eq(refgem_igt_counter(REFGEM_C_MAPS_CREATED), created + 1);
 
-	igt_assert_eq(refgem_bo_close(other, imported), 0);
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(other, imported), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	close(other);
 	refgem_igt_counters_settled(&before);
 }
@@ -767,7 +767,7 @@ static long swiotlb_get(int (*get)(long *slots))
 
 static long swiotlb_used(void)
 {
-	return swiotlb_get(refgem_swiotlb_used);
+	return swiotlb_get(gemlib_swiotlb_used);
 }
 
 static void test_swiotlb_slots(int fd)
@@ -787,7 +787,7 @@ static void test_swiotlb_slots(int fd)
 	sgt_map(fd, handle, &m);
 	mapped = swiotlb_used();
 	if (!m.bounced)
-		refgem_bo_close(fd, handle);
+		gemlib_gem_close(fd, handle);
 	igt_require_f(m.bounced,
 		      "the device's mappings do not bounce (boot with swiotlb=force)\n");
 
@@ -797,7 +797,7 @@ static void test_swiotlb_slots(int fd)
 	igt_assert_lte_s64(used + size / SWIOTLB_SLOT, mapped);
 
 	/* ...and every slot comes back when the object is freed. */
-	igt_assert_eq(refgem_bo_close(fd, handle), 0);
+	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 	igt_assert_eq(swiotlb_used(), used);
 	refgem_igt_counters_settled(&before);
 }
@@ -825,7 +825,7 @@ static void test_swiotlb_full(int fd)
 		      SWIOTLB_USED);
 	refgem_igt_counters_get(&before);
 	used = swiotlb_used();
-	max = swiotlb_get(refgem_swiotlb_slots) / (size / SWIOTLB_SLOT) + 2;
+	max = swiotlb_get(gemlib_swiotlb_slots) / (size / SWIOTLB_SLOT) + 2;
 	bos = calloc(max, sizeof(*bos));
 	igt_assert(bos);
 	for (;;) {
@@ -839,7 +839,7 @@ static void test_swiotlb_full(int fd)
 		bos[n++] = h;
 		if (!m.bounced) {
 			while (n)
-				refgem_bo_close(fd, bos[--n]);
+				gemlib_gem_close(fd, bos[--n]);
 			free(bos);
 			igt_require_f(false,
 				      "the device's mappings do not bounce (boot with swiotlb=force)\n");
@@ -858,13 +858,13 @@ static void test_swiotlb_full(int fd)
 	igt_assert_eq(swiotlb_used(), at_full);
 
 	/* Room again: the same BO maps. */
-	igt_assert_eq(refgem_bo_close(fd, bos[--n]), 0);
+	igt_assert_eq(gemlib_gem_close(fd, bos[--n]), 0);
 	igt_assert_eq(refgem_sgt_map(fd, h, -1, &m), 0);
 	igt_assert(m.status & REFGEM_SGT_CREATED);
 	bos[n++] = h;
 
 	while (n)
-		igt_assert_eq(refgem_bo_close(fd, bos[--n]), 0);
+		igt_assert_eq(gemlib_gem_close(fd, bos[--n]), 0);
 	free(bos);
 	igt_assert_eq(swiotlb_used(), used);
 	refgem_igt_counters_settled(&before);
@@ -875,7 +875,7 @@ igt_main
 	int fd = -1;
 
 	igt_fixture {
-		fd = refgem_igt_open_driver(REFGEM_NODE_PRIMARY);
+		fd = refgem_igt_open_driver(GEMLIB_NODE_PRIMARY);
 		refgem_igt_require_counters();
 	}
 

@@ -485,11 +485,11 @@ static int open_gen(struct shared *sh, const char *bdf, int other, int vgem)
 	}
 	pthread_mutex_unlock(&sh->lock);
 	g = &(struct gen){ .fd = { -1, -1, other, vgem } };
-	fd = refgem_open_bdf(bdf, REFGEM_NODE_RENDER, RK_WAIT_MS);
+	fd = gemlib_open_bdf(bdf, GEMLIB_NODE_RENDER, RK_WAIT_MS);
 	if (fd < 0)
 		return fd;
 	g->fd[F_DEV] = fd;
-	fd = refgem_open_bdf(bdf, REFGEM_NODE_PRIMARY, RK_WAIT_MS);
+	fd = gemlib_open_bdf(bdf, GEMLIB_NODE_PRIMARY, RK_WAIT_MS);
 	if (fd < 0) {
 		close(g->fd[F_DEV]);
 		return fd;
@@ -533,7 +533,7 @@ FIXTURE_SETUP(fuzz)
 	self->other = self->vgem = -1;
 	if (!rk_begin(_metadata, &self->o, variant->name))
 		return;
-	if (refgem_count_devices(REFGEM_DRIVER_NAME) < 2)
+	if (gemlib_count_devices(REFGEM_DRIVER_NAME) < 2)
 		SKIP(return, "needs two refgem devices");
 	fd = rk_open_device(0, self->bdf, sizeof(self->bdf));
 	ASSERT_LE(0, fd);
@@ -541,7 +541,7 @@ FIXTURE_SETUP(fuzz)
 	self->other = rk_open_device(1, self->other_bdf,
 				     sizeof(self->other_bdf));
 	ASSERT_LE(0, self->other);
-	self->vgem = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
+	self->vgem = gemlib_open_driver("vgem", GEMLIB_NODE_PRIMARY, 0);
 	if (self->vgem < 0)
 		TH_LOG("no vgem: its calls go to refgem's second device");
 }
@@ -584,7 +584,7 @@ TEST_F_TIMEOUT(fuzz, calls, 600)
 	ASSERT_NE(MAP_FAILED, sh->ro);
 	ASSERT_NE(MAP_FAILED, sh->none);
 	sh->vgem = self->vgem;
-	ASSERT_EQ(0, refgem_mem_total(&sh->ram));
+	ASSERT_EQ(0, gemlib_mem_total(&sh->ram));
 	ret = open_gen(sh, self->bdf, self->other,
 		       self->vgem >= 0 ? self->vgem : self->other);
 	ASSERT_EQ(0, ret) TH_LOG("opening %s: %s", self->bdf, strerror(-ret));

@@ -99,12 +99,12 @@ static inline void rk_sleep_ms(long ms)
 /* A render node of refgem device @i, and its PCI address in @bdf. */
 static inline int rk_open_device(int i, char *bdf, size_t len)
 {
-	int fd = refgem_open_driver(REFGEM_DRIVER_NAME, REFGEM_NODE_RENDER, i);
+	int fd = gemlib_open_driver(REFGEM_DRIVER_NAME, GEMLIB_NODE_RENDER, i);
 	int ret;
 
 	if (fd < 0)
 		return fd;
-	ret = refgem_fd_bdf(fd, bdf, len);
+	ret = gemlib_fd_bdf(fd, bdf, len);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -117,23 +117,23 @@ static inline int rk_take_away(const char *bdf, enum rk_how how)
 	char path[PATH_MAX];
 
 	/* Breadcrumbs in the kernel log: where a hang in between stopped. */
-	refgem_kmsg("refgem-ksft: %s of %s", rk_how_name(how), bdf);
+	gemlib_kmsg("refgem-ksft: %s of %s", rk_how_name(how), bdf);
 	switch (how) {
 	case RK_UNBIND:
-		return refgem_pci_unbind(REFGEM_DRIVER_NAME, bdf);
+		return gemlib_pci_unbind(REFGEM_DRIVER_NAME, bdf);
 	case RK_REMOVE:
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/remove",
 			 bdf);
-		return refgem_sysfs_write(path, "1");
+		return gemlib_sysfs_write(path, "1");
 	default:
-		return refgem_vm_unplug(bdf);
+		return gemlib_vm_unplug(bdf);
 	}
 }
 
 /* Wait until @bdf has a render node again. */
 static inline int rk_wait_node(const char *bdf)
 {
-	int fd = refgem_open_bdf(bdf, REFGEM_NODE_RENDER, RK_WAIT_MS);
+	int fd = gemlib_open_bdf(bdf, GEMLIB_NODE_RENDER, RK_WAIT_MS);
 
 	if (fd < 0)
 		return fd;
@@ -146,16 +146,16 @@ static inline int rk_give_back(const char *bdf, enum rk_how how)
 {
 	int ret;
 
-	refgem_kmsg("refgem-ksft: undoing %s of %s", rk_how_name(how), bdf);
+	gemlib_kmsg("refgem-ksft: undoing %s of %s", rk_how_name(how), bdf);
 	switch (how) {
 	case RK_UNBIND:
-		ret = refgem_pci_bind(REFGEM_DRIVER_NAME, bdf);
+		ret = gemlib_pci_bind(REFGEM_DRIVER_NAME, bdf);
 		break;
 	case RK_REMOVE:
-		ret = refgem_sysfs_write("/sys/bus/pci/rescan", "1");
+		ret = gemlib_sysfs_write("/sys/bus/pci/rescan", "1");
 		break;
 	default:
-		ret = refgem_vm_replug(bdf);
+		ret = gemlib_vm_replug(bdf);
 		break;
 	}
 	return ret ? ret : rk_wait_node(bdf);
@@ -167,15 +167,15 @@ static inline int rk_restore(const char *bdf, enum rk_how how)
 	char path[PATH_MAX];
 	int ret;
 
-	if (refgem_pci_is_bound(REFGEM_DRIVER_NAME, bdf) == 1)
+	if (gemlib_pci_is_bound(REFGEM_DRIVER_NAME, bdf) == 1)
 		return rk_wait_node(bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
 	if (!access(path, F_OK))
-		ret = refgem_pci_bind(REFGEM_DRIVER_NAME, bdf);
-	else if (how == RK_UNPLUG && !refgem_vm_replug(bdf))
+		ret = gemlib_pci_bind(REFGEM_DRIVER_NAME, bdf);
+	else if (how == RK_UNPLUG && !gemlib_vm_replug(bdf))
 		ret = 0;
 	else
-		ret = refgem_sysfs_write("/sys/bus/pci/rescan", "1");
+		ret = gemlib_sysfs_write("/sys/bus/pci/rescan", "1");
 	return ret ? ret : rk_wait_node(bdf);
 }
 
@@ -193,7 +193,7 @@ static inline int rk_restore(const char *bdf, enum rk_how how)
 	ASSERT_EQ(0, __rk)						\
 		TH_LOG("%s of %s: %s", rk_how_name(how), bdf,		\
 		       strerror(-__rk));				\
-	ASSERT_EQ(0, refgem_pci_is_bound(REFGEM_DRIVER_NAME, bdf))	\
+	ASSERT_EQ(0, gemlib_pci_is_bound(REFGEM_DRIVER_NAME, bdf))	\
 		TH_LOG("%s is still bound after %s", bdf,		\
 		       rk_how_name(how));				\
 } while (0)
@@ -220,7 +220,7 @@ static inline long rk_io(void)
 {
 	long slots;
 
-	return refgem_swiotlb_used(&slots) ? -1 : slots;
+	return gemlib_swiotlb_used(&slots) ? -1 : slots;
 }
 
 /* The mappings a device holds when it is taken away, for messages. */
@@ -268,15 +268,15 @@ static inline bool rk_begin(struct __test_metadata *_metadata,
 	o->kmsg_bad = 0;
 	o->io_start = -1;
 	/* The TAP name: the runner files kernel records under it. */
-	refgem_kmsg("refgem-ksft: starting %s.%s.%s", _metadata->fixture->name,
+	gemlib_kmsg("refgem-ksft: starting %s.%s.%s", _metadata->fixture->name,
 		    variant, _metadata->name);
 	if (geteuid())
 		SKIP(return false, "needs root (sysfs, debugfs, /dev/kmsg)");
-	ret = refgem_kmsg_open();
+	ret = gemlib_kmsg_open();
 	if (ret < 0)
 		SKIP(return false, "cannot read /dev/kmsg: %s", strerror(-ret));
 	o->kmsg = ret;
-	ret = refgem_taint(&o->taint);
+	ret = gemlib_taint(&o->taint);
 	if (ret)
 		SKIP(return false, "cannot read the taint mask: %s",
 		     strerror(-ret));
@@ -285,7 +285,7 @@ static inline bool rk_begin(struct __test_metadata *_metadata,
 		SKIP(return false, "cannot read %s (debugfs mounted, refgem loaded?): %s",
 		     REFGEM_COUNTERS_PATH, strerror(-ret));
 	o->pre = o->start;
-	ret = refgem_swiotlb_used(&o->io_start);
+	ret = gemlib_swiotlb_used(&o->io_start);
 	if (ret == -ENOENT) {
 		o->io_start = -1;
 		TH_LOG("no swiotlb pool (io_tlb_used absent): the io_tlb_used oracle is skipped");
@@ -402,13 +402,13 @@ static const char *const rk_kmsg_bad[] = {
 static inline void rk_drain_kernel_log(struct __test_metadata *_metadata,
 				       struct rk_oracle *o)
 {
-	struct refgem_kmsg_record rec;
+	struct gemlib_kmsg_record rec;
 	size_t i;
 	int ret;
 
 	if (o->kmsg < 0)
 		return;
-	while ((ret = refgem_kmsg_next(o->kmsg, &rec))) {
+	while ((ret = gemlib_kmsg_next(o->kmsg, &rec))) {
 		if (ret == -EPIPE) {
 			TH_LOG("kernel log records were lost before they could be read");
 			o->kmsg_bad++;
@@ -450,7 +450,7 @@ static inline void rk_check_kernel(struct __test_metadata *_metadata,
 	close(o->kmsg);
 	o->kmsg = -1;
 
-	if (refgem_taint(&taint))
+	if (gemlib_taint(&taint))
 		return;
 	gained = taint & ~o->taint & ~RK_IGNORED_TAINT;
 	EXPECT_EQ(0ul, gained)
@@ -464,7 +464,7 @@ static inline int rk_dma_delay(unsigned int ms)
 	char buf[16];
 
 	snprintf(buf, sizeof(buf), "%u", ms);
-	return refgem_sysfs_write(RK_DMA_DELAY_PATH, buf);
+	return gemlib_sysfs_write(RK_DMA_DELAY_PATH, buf);
 }
 
 /* A BO with a CPU mapping. */
@@ -483,9 +483,9 @@ static inline void rk_bo_new(struct __test_metadata *_metadata, int fd,
 	bo->size = size;
 	ASSERT_EQ(0, refgem_bo_create(fd, size, 0, &bo->handle));
 	ASSERT_EQ(0, refgem_bo_mmap_offset(fd, bo->handle, &offset));
-	ASSERT_EQ(0, refgem_mmap(fd, offset, size, PROT_READ | PROT_WRITE,
+	ASSERT_EQ(0, gemlib_mmap(fd, offset, size, PROT_READ | PROT_WRITE,
 				 &bo->map));
-	refgem_pattern_fill(bo->map, size, seed);
+	gemlib_pattern_fill(bo->map, size, seed);
 }
 
 static inline void rk_bo_unmap(struct rk_bo *bo)
@@ -529,7 +529,7 @@ static inline void rk_check_device_view(struct __test_metadata *_metadata,
 				 strerror(-ret));
 	if (!ret) {
 		/* The edu engine moves less than a page: a prefix. */
-		bad = refgem_pattern_check(buf, size & ~3ull, seed);
+		bad = gemlib_pattern_check(buf, size & ~3ull, seed);
 		EXPECT_EQ((size_t)-1, bad)
 			TH_LOG("the device sees stale data in handle %u at offset %zu",
 			       handle, bad);
@@ -546,7 +546,7 @@ static inline void rk_device_write(struct __test_metadata *_metadata, int fd,
 	int ret;
 
 	ASSERT_NE(NULL, buf);
-	refgem_pattern_fill(buf, size, seed);
+	gemlib_pattern_fill(buf, size, seed);
 	ret = refgem_dma(fd, handle, REFGEM_DMA_FROM_USER, REFGEM_ENGINE_SW, 0,
 			 size, buf);
 	free(buf);
@@ -556,7 +556,7 @@ static inline void rk_device_write(struct __test_metadata *_metadata, int fd,
 
 /* A CPU mapping still holds @seed's pattern. */
 #define RK_EXPECT_PATTERN(ptr, len, seed, what) do {			\
-	size_t __bad = refgem_pattern_check(ptr, len, seed);		\
+	size_t __bad = gemlib_pattern_check(ptr, len, seed);		\
 									\
 	EXPECT_EQ((size_t)-1, __bad)					\
 		TH_LOG("%s: wrong data at offset %zu", what, __bad);	\

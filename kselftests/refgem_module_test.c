@@ -55,34 +55,34 @@ FIXTURE_SETUP(module)
 		SKIP(return, "REFGEM_KO (the refgem.ko to load again) is not set");
 	if (access(self->ko, R_OK))
 		SKIP(return, "REFGEM_KO=%s: %s", self->ko, strerror(errno));
-	if (refgem_module_loaded(REFGEM_DRIVER_NAME) != 1)
+	if (gemlib_module_loaded(REFGEM_DRIVER_NAME) != 1)
 		SKIP(return, "refgem is not a loaded module");
-	ret = refgem_sysfs_read("/sys/module/refgem/refcnt", buf, sizeof(buf));
+	ret = gemlib_sysfs_read("/sys/module/refgem/refcnt", buf, sizeof(buf));
 	if (ret || atoi(buf))
 		SKIP(return, "refgem is in use before the test (refcnt %s)",
 		     ret ? strerror(-ret) : buf);
 	/* Load it again as it is now. */
-	ret = refgem_sysfs_read("/sys/module/refgem/parameters/revoke", buf,
+	ret = gemlib_sysfs_read("/sys/module/refgem/parameters/revoke", buf,
 				sizeof(buf));
 	if (ret)
 		SKIP(return, "cannot read refgem's revoke parameter: %s",
 		     strerror(-ret));
 	snprintf(self->params, sizeof(self->params), "revoke=%c", buf[0]);
 
-	self->ndev = refgem_count_devices(REFGEM_DRIVER_NAME);
+	self->ndev = gemlib_count_devices(REFGEM_DRIVER_NAME);
 	if (self->ndev < 1)
 		SKIP(return, "no refgem device");
 	if (self->ndev > MAX_DEVS)
 		self->ndev = MAX_DEVS;
 	for (i = 0; i < self->ndev; i++) {
-		fd = refgem_open_driver(REFGEM_DRIVER_NAME, REFGEM_NODE_RENDER,
+		fd = gemlib_open_driver(REFGEM_DRIVER_NAME, GEMLIB_NODE_RENDER,
 					i);
 		ASSERT_LE(0, fd);
-		ret = refgem_fd_bdf(fd, self->bdf[i], sizeof(self->bdf[i]));
+		ret = gemlib_fd_bdf(fd, self->bdf[i], sizeof(self->bdf[i]));
 		close(fd);
 		ASSERT_EQ(0, ret);
 	}
-	self->fd = refgem_open_bdf(self->bdf[0], REFGEM_NODE_RENDER, 0);
+	self->fd = gemlib_open_bdf(self->bdf[0], GEMLIB_NODE_RENDER, 0);
 	ASSERT_LE(0, self->fd);
 }
 
@@ -91,8 +91,8 @@ static int bring_back(FIXTURE_DATA(module) *self, enum rk_how how)
 {
 	int i, ret;
 
-	if (refgem_module_loaded(REFGEM_DRIVER_NAME) != 1) {
-		ret = refgem_module_load(self->ko, self->params);
+	if (gemlib_module_loaded(REFGEM_DRIVER_NAME) != 1) {
+		ret = gemlib_module_load(self->ko, self->params);
 		if (ret)
 			return ret;
 	}
@@ -124,14 +124,14 @@ FIXTURE_TEARDOWN(module)
 static void expect_refused(struct __test_metadata *_metadata,
 			   FIXTURE_DATA(module) *self, const char *holders)
 {
-	int ret = refgem_module_unload(REFGEM_DRIVER_NAME);
+	int ret = gemlib_module_unload(REFGEM_DRIVER_NAME);
 
 	EXPECT_TRUE(ret == -EAGAIN || ret == -EBUSY)
 		TH_LOG("unloading refgem while %s held it: %s", holders,
 		       ret ? strerror(-ret) : "it unloaded");
 	/* If it did unload, load it again before going on. */
 	if (!ret)
-		refgem_module_load(self->ko, self->params);
+		gemlib_module_load(self->ko, self->params);
 }
 
 /* Scenario 11, with @last the holder that goes last. */
@@ -151,7 +151,7 @@ static void unload(struct __test_metadata *_metadata,
 
 	rk_bo_new(_metadata, self->fd, BO_SIZE, 0x6d6d, &self->bo);
 	rk_sgt_map(_metadata, self->fd, self->bo.handle, true);
-	ASSERT_EQ(0, refgem_prime_export(self->fd, self->bo.handle,
+	ASSERT_EQ(0, gemlib_prime_export(self->fd, self->bo.handle,
 					 O_CLOEXEC | O_RDWR, &self->dmabuf));
 	rk_held_add(&held, 1, "BO handle %u (own sg_table, exported)",
 		    self->bo.handle);
@@ -186,19 +186,19 @@ static void unload(struct __test_metadata *_metadata,
 	/* The counters go with the module: judge them now. */
 	rk_check_closed(_metadata, &self->o, 0, 0, 0);
 
-	ret = refgem_module_unload(REFGEM_DRIVER_NAME);
+	ret = gemlib_module_unload(REFGEM_DRIVER_NAME);
 	ASSERT_EQ(0, ret) TH_LOG("unloading refgem once nothing held it: %s",
 				 strerror(-ret));
-	EXPECT_EQ(0, refgem_module_loaded(REFGEM_DRIVER_NAME));
+	EXPECT_EQ(0, gemlib_module_loaded(REFGEM_DRIVER_NAME));
 	/* Every device's driver-owned table went with it. */
 	if (self->o.io_start >= 0)
 		EXPECT_EQ(self->o.io_start - self->ndev * RK_SCRATCH_SLOTS,
 			  rk_io());
 
-	ret = refgem_module_load(self->ko, self->params);
+	ret = gemlib_module_load(self->ko, self->params);
 	ASSERT_EQ(0, ret) TH_LOG("loading %s %s: %s", self->ko, self->params,
 				 strerror(-ret));
-	ASSERT_EQ(0, refgem_sysfs_read("/sys/module/refgem/parameters/revoke",
+	ASSERT_EQ(0, gemlib_sysfs_read("/sys/module/refgem/parameters/revoke",
 				       buf, sizeof(buf)));
 	EXPECT_EQ(self->params[strlen("revoke=")], buf[0]);
 	if (variant->how != RK_UNBIND)

@@ -54,7 +54,7 @@ FIXTURE_SETUP(prime)
 		self->fd[i] = self->dmabuf[i] = -1;
 	if (!rk_begin(_metadata, &self->o, variant->name))
 		return;
-	n = refgem_count_devices(REFGEM_DRIVER_NAME);
+	n = gemlib_count_devices(REFGEM_DRIVER_NAME);
 	if (n < 2)
 		SKIP(return, "needs two refgem devices, found %d", n);
 	for (i = 0; i < 2; i++) {
@@ -113,7 +113,7 @@ static void map_dmabuf(struct __test_metadata *_metadata,
 	int ret;
 
 	self->dmabuf_size[i] = size;
-	ret = refgem_mmap(self->dmabuf[i], 0, size, PROT_READ | PROT_WRITE,
+	ret = gemlib_mmap(self->dmabuf[i], 0, size, PROT_READ | PROT_WRITE,
 			  &self->dmabuf_map[i]);
 	ASSERT_EQ(0, ret) TH_LOG("mmap of a dma-buf: %s", strerror(-ret));
 }
@@ -133,11 +133,11 @@ static uint32_t share_bo(struct __test_metadata *_metadata,
 	rk_bo_new(_metadata, self->fd[0], BO_SIZE, seed, &self->bo[0]);
 	slots[0] = rk_sgt_map(_metadata, self->fd[0], self->bo[0].handle,
 			      true);
-	ASSERT_EQ(0, refgem_prime_export(self->fd[0], self->bo[0].handle,
+	ASSERT_EQ(0, gemlib_prime_export(self->fd[0], self->bo[0].handle,
 					 O_CLOEXEC | O_RDWR,
 					 &self->dmabuf[0]));
 	before = rk_io();
-	ASSERT_EQ(0, refgem_prime_import(self->fd[1], self->dmabuf[0],
+	ASSERT_EQ(0, gemlib_prime_import(self->fd[1], self->dmabuf[0],
 					 &imported));
 	slots[1] = before < 0 ? 0 : rk_io() - before;
 	/* Mapped at import already: this call only reports it. */
@@ -193,13 +193,13 @@ TEST_F_TIMEOUT(prime, exporter_gone, RK_TIMEOUT)
 	RK_EXPECT_PATTERN(self->bo[0].map, BO_SIZE, 0xe1e1,
 			  "exporter's mmap after the importer's DMA");
 	/* A new mmap of the dma-buf works once its exporter is gone. */
-	ASSERT_EQ(0, refgem_mmap(self->dmabuf[0], 0, BO_SIZE, PROT_READ,
+	ASSERT_EQ(0, gemlib_mmap(self->dmabuf[0], 0, BO_SIZE, PROT_READ,
 				 &again));
 	RK_EXPECT_PATTERN(again, BO_SIZE, 0xe1e1, "new dma-buf mmap");
 	munmap(again, BO_SIZE);
 
 	/* The importer lets go: its mapping is released, not late. */
-	EXPECT_EQ(0, refgem_bo_close(self->fd[1], imported));
+	EXPECT_EQ(0, gemlib_gem_close(self->fd[1], imported));
 	rk_check_closed(_metadata, &self->o, 1, BO_SIZE / 4096, 0);
 	close_fd(&self->dmabuf[0]);
 	unmap(&self->dmabuf_map[0], BO_SIZE);
@@ -239,7 +239,7 @@ TEST_F_TIMEOUT(prime, importer_gone, RK_TIMEOUT)
 	/* What the dma-buf's mmap writes, the exporter's device sees. */
 	RK_EXPECT_PATTERN(self->dmabuf_map[0], BO_SIZE, 0x1e1e,
 			  "dma-buf mmap after the take-away");
-	refgem_pattern_fill(self->dmabuf_map[0], BO_SIZE, 0x2e2e);
+	gemlib_pattern_fill(self->dmabuf_map[0], BO_SIZE, 0x2e2e);
 	rk_check_device_view(_metadata, self->fd[0], self->bo[0].handle,
 			     BO_SIZE, 0x2e2e, REFGEM_ENGINE_SW);
 	rk_device_write(_metadata, self->fd[0], self->bo[0].handle, BO_SIZE,
@@ -257,7 +257,7 @@ TEST_F_TIMEOUT(prime, importer_gone, RK_TIMEOUT)
 	close_fd(&self->dmabuf[0]);
 	unmap(&self->dmabuf_map[0], BO_SIZE);
 	rk_bo_unmap(&self->bo[0]);
-	EXPECT_EQ(0, refgem_bo_close(self->fd[0], self->bo[0].handle));
+	EXPECT_EQ(0, gemlib_gem_close(self->fd[0], self->bo[0].handle));
 	rk_check_closed(_metadata, &self->o, 0, 0, 0);
 	RK_GIVE_BACK(self->bdf[1], variant->how);
 	rk_check_io_back(_metadata, &self->o);
@@ -283,9 +283,9 @@ static void foreign_import(struct __test_metadata *_metadata,
 	long before, slots;
 	void *again;
 
-	refgem_pattern_fill(self->bo[0].map, BO_SIZE, 0x7d7d);
+	gemlib_pattern_fill(self->bo[0].map, BO_SIZE, 0x7d7d);
 	before = rk_io();
-	ASSERT_EQ(0, refgem_prime_import(self->fd[0], self->dmabuf[0],
+	ASSERT_EQ(0, gemlib_prime_import(self->fd[0], self->dmabuf[0],
 					 &imported));
 	slots = before < 0 ? 0 : rk_io() - before;
 	TH_LOG("the mapping of the %s import holds %ld swiotlb slots", what,
@@ -305,8 +305,8 @@ static void foreign_import(struct __test_metadata *_metadata,
 
 	RK_EXPECT_PATTERN(self->bo[0].map, BO_SIZE, 0x7e7e,
 			  "the exporter's pages after the take-away");
-	refgem_pattern_fill(self->bo[0].map, BO_SIZE, 0x7f7f);
-	ASSERT_EQ(0, refgem_mmap(self->dmabuf[0], 0, BO_SIZE, PROT_READ,
+	gemlib_pattern_fill(self->bo[0].map, BO_SIZE, 0x7f7f);
+	ASSERT_EQ(0, gemlib_mmap(self->dmabuf[0], 0, BO_SIZE, PROT_READ,
 				 &again));
 	RK_EXPECT_PATTERN(again, BO_SIZE, 0x7f7f, "a new mmap of the dma-buf");
 	munmap(again, BO_SIZE);
@@ -329,17 +329,17 @@ TEST_F_TIMEOUT(prime, vgem_import, RK_TIMEOUT)
 
 	if (_metadata->skip)
 		return;
-	self->vgem = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
+	self->vgem = gemlib_open_driver("vgem", GEMLIB_NODE_PRIMARY, 0);
 	if (self->vgem < 0)
 		SKIP(return, "no vgem device (modprobe vgem): %s",
 		     strerror(-self->vgem));
-	ASSERT_EQ(0, refgem_dumb_create(self->vgem, BO_SIZE, &vhandle, &size));
+	ASSERT_EQ(0, gemlib_dumb_create(self->vgem, BO_SIZE, &vhandle, &size));
 	ASSERT_LE((uint64_t)BO_SIZE, size);
-	ASSERT_EQ(0, refgem_dumb_mmap_offset(self->vgem, vhandle, &offset));
-	ASSERT_EQ(0, refgem_mmap(self->vgem, offset, BO_SIZE,
+	ASSERT_EQ(0, gemlib_dumb_mmap_offset(self->vgem, vhandle, &offset));
+	ASSERT_EQ(0, gemlib_mmap(self->vgem, offset, BO_SIZE,
 				 PROT_READ | PROT_WRITE, &self->bo[0].map));
 	self->bo[0].size = BO_SIZE;
-	ASSERT_EQ(0, refgem_prime_export(self->vgem, vhandle,
+	ASSERT_EQ(0, gemlib_prime_export(self->vgem, vhandle,
 					 O_CLOEXEC | O_RDWR,
 					 &self->dmabuf[0]));
 	foreign_import(_metadata, self, variant, "vgem dma-buf");
@@ -400,7 +400,7 @@ TEST_F_TIMEOUT(prime, heap_import, RK_TIMEOUT)
 	}
 	close(heap);
 	self->dmabuf[0] = alloc.fd;
-	ASSERT_EQ(0, refgem_mmap(self->dmabuf[0], 0, BO_SIZE,
+	ASSERT_EQ(0, gemlib_mmap(self->dmabuf[0], 0, BO_SIZE,
 				 PROT_READ | PROT_WRITE, &self->bo[0].map));
 	self->bo[0].size = BO_SIZE;
 	foreign_import(_metadata, self, variant, "DMA heap buffer");
@@ -433,7 +433,7 @@ static void close_in_order(struct __test_metadata *_metadata,
 	/* C, filled through a mapping dropped right away. */
 	rk_bo_new(_metadata, self->fd[1], SMALL_SIZE, 0xcccc, &self->bo[1]);
 	rk_bo_unmap(&self->bo[1]);
-	ASSERT_EQ(0, refgem_prime_export(self->fd[1], self->bo[1].handle,
+	ASSERT_EQ(0, gemlib_prime_export(self->fd[1], self->bo[1].handle,
 					 O_CLOEXEC | O_RDWR,
 					 &self->dmabuf[1]));
 	/*
@@ -443,14 +443,14 @@ static void close_in_order(struct __test_metadata *_metadata,
 	rk_bo_new(_metadata, self->fd[0], SMALL_SIZE, 0xaaaa, &self->bo[0]);
 	rk_bo_unmap(&self->bo[0]);
 	rk_sgt_map(_metadata, self->fd[0], self->bo[0].handle, true);
-	ASSERT_EQ(0, refgem_prime_export(self->fd[0], self->bo[0].handle,
+	ASSERT_EQ(0, gemlib_prime_export(self->fd[0], self->bo[0].handle,
 					 O_CLOEXEC | O_RDWR,
 					 &self->dmabuf[0]));
 	map_dmabuf(_metadata, self, 0, SMALL_SIZE);
 	rk_held_add(&held, 1, "BO handle %u (own sg_table)",
 		    self->bo[0].handle);
 	/* I */
-	ASSERT_EQ(0, refgem_prime_import(self->fd[0], self->dmabuf[1],
+	ASSERT_EQ(0, gemlib_prime_import(self->fd[0], self->dmabuf[1],
 					 &imported));
 	rk_check_device_view(_metadata, self->fd[0], imported, SMALL_SIZE,
 			     seed_c, REFGEM_ENGINE_SW);
@@ -461,8 +461,8 @@ static void close_in_order(struct __test_metadata *_metadata,
 	rk_pre(_metadata, &self->o);
 	RK_TAKE_AWAY(self->bdf[0], variant->how);
 	rk_check_taken(_metadata, &self->o, &held, 0, 0, variant->how);
-	EXPECT_EQ(-ENODEV, refgem_bo_close(self->fd[0], self->bo[0].handle));
-	EXPECT_EQ(-ENODEV, refgem_bo_close(self->fd[0], imported));
+	EXPECT_EQ(-ENODEV, gemlib_gem_close(self->fd[0], self->bo[0].handle));
+	EXPECT_EQ(-ENODEV, gemlib_gem_close(self->fd[0], imported));
 
 	for (step = 0; step < 3; step++) {
 		bool a_alive, i_alive;
@@ -499,8 +499,8 @@ static void close_in_order(struct __test_metadata *_metadata,
 				  "the imported dma-buf's mmap");
 		seed_a++;
 		seed_c++;
-		refgem_pattern_fill(self->dmabuf_map[0], SMALL_SIZE, seed_a);
-		refgem_pattern_fill(self->dmabuf_map[1], SMALL_SIZE, seed_c);
+		gemlib_pattern_fill(self->dmabuf_map[0], SMALL_SIZE, seed_a);
+		gemlib_pattern_fill(self->dmabuf_map[1], SMALL_SIZE, seed_c);
 	}
 	/* Device 1 sees what was written through the dma-buf's mmap. */
 	rk_check_device_view(_metadata, self->fd[1], self->bo[1].handle,

@@ -51,7 +51,7 @@ FIXTURE_SETUP(stress)
 	self->fd[0] = self->fd[1] = -1;
 	if (!rk_begin(_metadata, &self->o, variant->name))
 		return;
-	self->ndev = refgem_count_devices(REFGEM_DRIVER_NAME);
+	self->ndev = gemlib_count_devices(REFGEM_DRIVER_NAME);
 	if (self->ndev < 1)
 		SKIP(return, "no refgem device");
 	if (self->ndev > 2)
@@ -137,7 +137,7 @@ static void *hammer_fn(void *arg)
 		result(h, "MMAP_OFFSET", refgem_bo_mmap_offset(h->fd, handle,
 							       &offset));
 		result(h, "SGT_MAP", refgem_sgt_map(h->fd, handle, -1, &m));
-		refgem_pattern_fill(out, sizeof(out), seed);
+		gemlib_pattern_fill(out, sizeof(out), seed);
 		if (result(h, "DMA write",
 			   refgem_dma(h->fd, handle, REFGEM_DMA_FROM_USER,
 				      REFGEM_ENGINE_SW, 0, sizeof(out), out)) &&
@@ -150,7 +150,7 @@ static void *hammer_fn(void *arg)
 		if (h->nkeep == HAMMER_KEEP) {
 			uint32_t *old = &h->keep[seed % HAMMER_KEEP];
 
-			result(h, "GEM_CLOSE", refgem_bo_close(h->fd, *old));
+			result(h, "GEM_CLOSE", gemlib_gem_close(h->fd, *old));
 			*old = handle;
 		} else {
 			h->keep[h->nkeep++] = handle;
@@ -177,7 +177,7 @@ TEST_F_TIMEOUT(stress, hammer, RK_TIMEOUT)
 	if (_metadata->skip)
 		return;
 	/* The last thread has a file of its own. */
-	own_fd = refgem_open_bdf(self->bdf[0], REFGEM_NODE_RENDER, RK_WAIT_MS);
+	own_fd = gemlib_open_bdf(self->bdf[0], GEMLIB_NODE_RENDER, RK_WAIT_MS);
 	ASSERT_LE(0, own_fd);
 	for (i = 0; i < HAMMER_THREADS; i++) {
 		h[i].fd = i == HAMMER_THREADS - 1 ? own_fd : self->fd[0];
@@ -257,9 +257,9 @@ TEST_F_TIMEOUT(stress, many_bos, 120)
 			continue;
 		ASSERT_EQ(0, refgem_bo_mmap_offset(self->fd[0], handles[i],
 						   &offset));
-		ASSERT_EQ(0, refgem_mmap(self->fd[0], offset, MANY_SIZE,
+		ASSERT_EQ(0, gemlib_mmap(self->fd[0], offset, MANY_SIZE,
 					 PROT_READ | PROT_WRITE, &maps[i]));
-		refgem_pattern_fill(maps[i], MANY_SIZE, i);
+		gemlib_pattern_fill(maps[i], MANY_SIZE, i);
 	}
 	ASSERT_EQ(0, refgem_device_counter(self->fd[0], REFGEM_C_MAPS_LIVE,
 					   &dev_maps));
@@ -312,7 +312,7 @@ TEST_F_TIMEOUT(stress, cycles, 240)
 		SKIP(return, "needs two refgem devices, found %d", self->ndev);
 	/* C: the other device's BO, shared for the whole test. */
 	ASSERT_EQ(0, refgem_bo_create(self->fd[1], CYCLE_SIZE, 0, &c_handle));
-	ASSERT_EQ(0, refgem_prime_export(self->fd[1], c_handle,
+	ASSERT_EQ(0, gemlib_prime_export(self->fd[1], c_handle,
 					 O_CLOEXEC | O_RDWR, &c_dmabuf));
 	fd = self->fd[0];
 	self->fd[0] = -1;
@@ -325,7 +325,7 @@ TEST_F_TIMEOUT(stress, cycles, 240)
 		int b_dmabuf;
 
 		if (fd < 0) {
-			fd = refgem_open_bdf(self->bdf[0], REFGEM_NODE_RENDER,
+			fd = gemlib_open_bdf(self->bdf[0], GEMLIB_NODE_RENDER,
 					     RK_WAIT_MS);
 			ASSERT_LE(0, fd) TH_LOG("cycle %ld", cycle);
 		}
@@ -334,15 +334,15 @@ TEST_F_TIMEOUT(stress, cycles, 240)
 		rk_sgt_map(_metadata, fd, a.handle, true);
 		/* B: exported, imported (so mapped) by the other device. */
 		ASSERT_EQ(0, refgem_bo_create(fd, CYCLE_SIZE, 0, &b_handle));
-		ASSERT_EQ(0, refgem_prime_export(fd, b_handle,
+		ASSERT_EQ(0, gemlib_prime_export(fd, b_handle,
 						 O_CLOEXEC | O_RDWR,
 						 &b_dmabuf));
 		other_slots = rk_io();
-		ASSERT_EQ(0, refgem_prime_import(self->fd[1], b_dmabuf,
+		ASSERT_EQ(0, gemlib_prime_import(self->fd[1], b_dmabuf,
 						 &other));
 		other_slots = other_slots < 0 ? 0 : rk_io() - other_slots;
 		/* I: the other device's C, imported (mapped) here. */
-		ASSERT_EQ(0, refgem_prime_import(fd, c_dmabuf, &imported));
+		ASSERT_EQ(0, gemlib_prime_import(fd, c_dmabuf, &imported));
 		rk_held_add(&held, 2, "BO handle %u (own) and import handle %u in cycle %ld",
 			    a.handle, imported, cycle);
 
@@ -352,7 +352,7 @@ TEST_F_TIMEOUT(stress, cycles, 240)
 			       variant->how);
 		RK_EXPECT_PATTERN(a.map, CYCLE_SIZE, cycle, "own BO's mmap");
 
-		EXPECT_EQ(0, refgem_bo_close(self->fd[1], other));
+		EXPECT_EQ(0, gemlib_gem_close(self->fd[1], other));
 		close(b_dmabuf);
 		rk_bo_unmap(&a);
 		close(fd);
@@ -367,7 +367,7 @@ TEST_F_TIMEOUT(stress, cycles, 240)
 	       rk_now_ms() - t0);
 	EXPECT_EQ(n, cycle);
 	close(c_dmabuf);
-	EXPECT_EQ(0, refgem_bo_close(self->fd[1], c_handle));
+	EXPECT_EQ(0, gemlib_gem_close(self->fd[1], c_handle));
 	RK_COUNTS(&cnt);
 	EXPECT_EQ(self->o.start.v[REFGEM_C_OWNED_MAPS_LIVE],
 		  cnt.v[REFGEM_C_OWNED_MAPS_LIVE]);

@@ -52,11 +52,11 @@ FIXTURE_SETUP(held_bo)
 	self->dmabuf = -1;
 	if (!rk_begin(_metadata, &self->o, variant->name))
 		return;
-	self->fd = refgem_open_driver(REFGEM_DRIVER_NAME, REFGEM_NODE_RENDER,
+	self->fd = gemlib_open_driver(REFGEM_DRIVER_NAME, GEMLIB_NODE_RENDER,
 				      0);
 	if (self->fd < 0)
 		SKIP(return, "no refgem device: %s", strerror(-self->fd));
-	ASSERT_EQ(0, refgem_fd_bdf(self->fd, self->bdf, sizeof(self->bdf)));
+	ASSERT_EQ(0, gemlib_fd_bdf(self->fd, self->bdf, sizeof(self->bdf)));
 }
 
 FIXTURE_TEARDOWN(held_bo)
@@ -111,12 +111,12 @@ TEST_F_TIMEOUT(held_bo, ioctls_enodev_mmap_survives, RK_TIMEOUT)
 	EXPECT_EQ(-ENODEV, refgem_bo_create(self->fd, BO_SIZE, 0, &handle));
 	EXPECT_EQ(-ENODEV, refgem_bo_mmap_offset(self->fd, self->bo.handle,
 						 &offset));
-	EXPECT_EQ(-ENODEV, refgem_bo_close(self->fd, self->bo.handle));
+	EXPECT_EQ(-ENODEV, gemlib_gem_close(self->fd, self->bo.handle));
 
 	/* drm-uapi "Device Hot-Unplug": existing mappings keep working. */
 	RK_EXPECT_PATTERN(self->bo.map, BO_SIZE, 0x5eed,
 			  "mmap after take-away");
-	refgem_pattern_fill(self->bo.map, BO_SIZE, 0xf00d);
+	gemlib_pattern_fill(self->bo.map, BO_SIZE, 0xf00d);
 	RK_EXPECT_PATTERN(self->bo.map, BO_SIZE, 0xf00d,
 			  "mmap written after take-away");
 
@@ -199,13 +199,13 @@ static void *cpu_user_fn(void *arg)
 	while (!atomic_load(&u->stop)) {
 		bool taken = atomic_load(&u->taken);
 
-		bad = refgem_pattern_check(map, half, 0xb0b0);
+		bad = gemlib_pattern_check(map, half, 0xb0b0);
 		if (bad != (size_t)-1 && u->bad_read < 0) {
 			u->bad_read = bad;
 			u->bad_after = taken;
 		}
-		refgem_pattern_fill(map + half, half, seed);
-		bad = refgem_pattern_check(map + half, half, seed);
+		gemlib_pattern_fill(map + half, half, seed);
+		bad = gemlib_pattern_check(map + half, half, seed);
 		if (bad != (size_t)-1 && u->bad_write < 0) {
 			u->bad_write = half + bad;
 			u->bad_after = taken;
@@ -237,7 +237,7 @@ TEST_F_TIMEOUT(held_bo, mmap_during_unbind, RK_TIMEOUT)
 	rk_check_device_view(_metadata, self->fd, self->bo.handle, MAPPED_SIZE,
 			     0xa0a0, REFGEM_ENGINE_SW);
 	/* Newer than the device's (bounce) copy: revocation must keep it. */
-	refgem_pattern_fill(self->bo.map, MAPPED_SIZE, 0xb0b0);
+	gemlib_pattern_fill(self->bo.map, MAPPED_SIZE, 0xb0b0);
 	rk_held_add(&held, 1, "BO handle %u (own sg_table)", self->bo.handle);
 
 	u.bo = &self->bo;
@@ -273,7 +273,7 @@ TEST_F_TIMEOUT(held_bo, mmap_during_unbind, RK_TIMEOUT)
 
 	RK_EXPECT_PATTERN(self->bo.map, MAPPED_SIZE / 2, 0xb0b0,
 			  "data written before the take-away");
-	refgem_pattern_fill(self->bo.map, MAPPED_SIZE, 0xc0c0);
+	gemlib_pattern_fill(self->bo.map, MAPPED_SIZE, 0xc0c0);
 	RK_EXPECT_PATTERN(self->bo.map, MAPPED_SIZE, 0xc0c0,
 			  "mmap written after the take-away");
 	close_all(_metadata, self);
@@ -311,7 +311,7 @@ static bool task_stalled(int tid)
 	char path[64], stat[256], *p;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	if (refgem_sysfs_read(path, stat, sizeof(stat)))
+	if (gemlib_sysfs_read(path, stat, sizeof(stat)))
 		return false;
 	p = strrchr(stat, ')');
 	return p && p[1] == ' ' && p[2] == 'D';
@@ -338,7 +338,7 @@ TEST_F_TIMEOUT(held_bo, dma_in_flight, RK_TIMEOUT)
 		    self->bo.handle);
 	d.buf = malloc(BO_SIZE);
 	ASSERT_NE(NULL, d.buf);
-	refgem_pattern_fill(d.buf, BO_SIZE, 0xd0d0);
+	gemlib_pattern_fill(d.buf, BO_SIZE, 0xd0d0);
 	d.fd = self->fd;
 	d.handle = self->bo.handle;
 
@@ -407,7 +407,7 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 		return;
 	rk_bo_new(_metadata, self->fd, BO_SIZE, 0x0bad, &self->bo);
 	rk_sgt_map(_metadata, self->fd, self->bo.handle, true);
-	ASSERT_EQ(0, refgem_prime_export(self->fd, self->bo.handle, O_CLOEXEC,
+	ASSERT_EQ(0, gemlib_prime_export(self->fd, self->bo.handle, O_CLOEXEC,
 					 &self->dmabuf));
 	rk_held_add(&held, 1, "BO handle %u (own sg_table, exported)",
 		    self->bo.handle);
@@ -417,7 +417,7 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 	rk_check_taken(_metadata, &self->o, &held, 0, 0, variant->how);
 	RK_GIVE_BACK(self->bdf, variant->how);
 
-	self->new_fd = refgem_open_bdf(self->bdf, REFGEM_NODE_RENDER,
+	self->new_fd = gemlib_open_bdf(self->bdf, GEMLIB_NODE_RENDER,
 				       RK_WAIT_MS);
 	ASSERT_LE(0, self->new_fd);
 
@@ -429,9 +429,9 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 	EXPECT_EQ(-ENODEV, refgem_dma(self->fd, self->bo.handle,
 				      REFGEM_DMA_TO_USER, REFGEM_ENGINE_SW, 0,
 				      4096, self->bo.map));
-	EXPECT_EQ(-ENODEV, refgem_prime_export(self->fd, self->bo.handle,
+	EXPECT_EQ(-ENODEV, gemlib_prime_export(self->fd, self->bo.handle,
 					       O_CLOEXEC, &dmabuf));
-	EXPECT_EQ(-ENODEV, refgem_prime_import(self->fd, self->dmabuf,
+	EXPECT_EQ(-ENODEV, gemlib_prime_import(self->fd, self->dmabuf,
 					       &handle));
 
 	/* The new device: a BO, its mapping, both DMA engines, its mmap. */
@@ -448,7 +448,7 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 
 	/* The old device's dma-buf, imported (so mapped) by the new one. */
 	before = rk_io();
-	ASSERT_EQ(0, refgem_prime_import(self->new_fd, self->dmabuf,
+	ASSERT_EQ(0, gemlib_prime_import(self->new_fd, self->dmabuf,
 					 &imported));
 	if (before >= 0)
 		slots += rk_io() - before;

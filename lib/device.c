@@ -12,16 +12,16 @@
 
 #include <xf86drm.h>
 
-#include "refgem.h"
+#include "gemlib.h"
 
 #define MAX_DEVICES 64
 
-static int node_type(enum refgem_node type)
+static int node_type(enum gemlib_node type)
 {
-	return type == REFGEM_NODE_RENDER ? DRM_NODE_RENDER : DRM_NODE_PRIMARY;
+	return type == GEMLIB_NODE_RENDER ? DRM_NODE_RENDER : DRM_NODE_PRIMARY;
 }
 
-int refgem_fd_driver(int fd, char *name, size_t len)
+int gemlib_fd_driver(int fd, char *name, size_t len)
 {
 	drmVersionPtr ver = drmGetVersion(fd);
 
@@ -40,7 +40,7 @@ static void format_bdf(const drmDevicePtr dev, char *bdf, size_t len)
 		 pci->dev, pci->func);
 }
 
-int refgem_fd_bdf(int fd, char *bdf, size_t len)
+int gemlib_fd_bdf(int fd, char *bdf, size_t len)
 {
 	drmDevicePtr dev;
 	int ret;
@@ -65,7 +65,7 @@ static int driver_matches(const char *node, const char *driver)
 	fd = open(node, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	ret = refgem_fd_driver(fd, name, sizeof(name));
+	ret = gemlib_fd_driver(fd, name, sizeof(name));
 	close(fd);
 	return !ret && !strcmp(name, driver);
 }
@@ -82,7 +82,7 @@ static int cmp_match(const void *a, const void *b)
 }
 
 /* Nodes of @type bound to @driver, sorted by bus address. */
-static int find_nodes(const char *driver, enum refgem_node type,
+static int find_nodes(const char *driver, enum gemlib_node type,
 		      struct match *out, int max)
 {
 	drmDevicePtr devs[MAX_DEVICES];
@@ -113,14 +113,14 @@ static int find_nodes(const char *driver, enum refgem_node type,
 	return found;
 }
 
-int refgem_count_devices(const char *driver)
+int gemlib_count_devices(const char *driver)
 {
 	struct match m[MAX_DEVICES];
 
-	return find_nodes(driver, REFGEM_NODE_PRIMARY, m, MAX_DEVICES);
+	return find_nodes(driver, GEMLIB_NODE_PRIMARY, m, MAX_DEVICES);
 }
 
-int refgem_open_driver(const char *driver, enum refgem_node type,
+int gemlib_open_driver(const char *driver, enum gemlib_node type,
 		       unsigned int index)
 {
 	struct match m[MAX_DEVICES];
@@ -136,10 +136,10 @@ int refgem_open_driver(const char *driver, enum refgem_node type,
 }
 
 /* Name of the DRM node of @type under /sys/bus/pci/devices/<bdf>/drm. */
-static int bdf_node(const char *bdf, enum refgem_node type, char *node,
+static int bdf_node(const char *bdf, enum gemlib_node type, char *node,
 		    size_t len)
 {
-	const char *prefix = type == REFGEM_NODE_RENDER ? "renderD" : "card";
+	const char *prefix = type == GEMLIB_NODE_RENDER ? "renderD" : "card";
 	char path[PATH_MAX];
 	struct dirent *de;
 	DIR *dir;
@@ -160,7 +160,7 @@ static int bdf_node(const char *bdf, enum refgem_node type, char *node,
 	return ret;
 }
 
-int refgem_open_bdf(const char *bdf, enum refgem_node type, int timeout_ms)
+int gemlib_open_bdf(const char *bdf, enum gemlib_node type, int timeout_ms)
 {
 	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
 	char node[PATH_MAX];

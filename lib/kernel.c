@@ -12,14 +12,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "refgem.h"
+#include "gemlib.h"
 
 static int read_long(const char *path, long *val)
 {
 	char buf[64], *end;
 	int ret;
 
-	ret = refgem_sysfs_read(path, buf, sizeof(buf));
+	ret = gemlib_sysfs_read(path, buf, sizeof(buf));
 	if (ret)
 		return ret;
 	errno = 0;
@@ -29,7 +29,7 @@ static int read_long(const char *path, long *val)
 	return 0;
 }
 
-int refgem_taint(unsigned long *taint)
+int gemlib_taint(unsigned long *taint)
 {
 	long val;
 	int ret;
@@ -40,17 +40,17 @@ int refgem_taint(unsigned long *taint)
 	return ret;
 }
 
-int refgem_swiotlb_used(long *slots)
+int gemlib_swiotlb_used(long *slots)
 {
 	return read_long("/sys/kernel/debug/swiotlb/io_tlb_used", slots);
 }
 
-int refgem_swiotlb_slots(long *slots)
+int gemlib_swiotlb_slots(long *slots)
 {
 	return read_long("/sys/kernel/debug/swiotlb/io_tlb_nslabs", slots);
 }
 
-int refgem_module_loaded(const char *name)
+int gemlib_module_loaded(const char *name)
 {
 	char path[128];
 
@@ -61,13 +61,13 @@ int refgem_module_loaded(const char *name)
 	return errno == ENOENT ? 0 : -errno;
 }
 
-int refgem_module_unload(const char *name)
+int gemlib_module_unload(const char *name)
 {
 	/* O_NONBLOCK: fail at once while the module is in use. */
 	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
 }
 
-int refgem_module_load(const char *path, const char *params)
+int gemlib_module_load(const char *path, const char *params)
 {
 	int fd, ret = 0;
 
@@ -80,7 +80,7 @@ int refgem_module_load(const char *path, const char *params)
 	return ret;
 }
 
-int refgem_mem_total(uint64_t *bytes)
+int gemlib_mem_total(uint64_t *bytes)
 {
 	unsigned long long kib;
 	char line[128];

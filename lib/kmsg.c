@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "refgem.h"
+#include "gemlib.h"
 
-int refgem_kmsg(const char *fmt, ...)
+int gemlib_kmsg(const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -36,7 +36,7 @@ int refgem_kmsg(const char *fmt, ...)
 	return err;
 }
 
-int refgem_kmsg_open(void)
+int gemlib_kmsg_open(void)
 {
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 
@@ -52,7 +52,7 @@ int refgem_kmsg_open(void)
 	return fd;
 }
 
-int refgem_kmsg_next(int fd, struct refgem_kmsg_record *rec)
+int gemlib_kmsg_next(int fd, struct gemlib_kmsg_record *rec)
 {
 	/* One read returns one whole record; longer ones fail with EINVAL. */
 	char buf[8192], *text, *end;

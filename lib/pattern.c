@@ -3,7 +3,7 @@
  * Data patterns: every 32-bit word holds a value derived from its offset and
  * a seed, so a page that moved, went stale or was zeroed is told apart.
  */
-#include "refgem.h"
+#include "gemlib.h"
 
 static uint32_t pattern_word(size_t index, uint32_t seed)
 {
@@ -16,7 +16,7 @@ static uint32_t pattern_word(size_t index, uint32_t seed)
 	return x;
 }
 
-void refgem_pattern_fill(void *ptr, size_t len, uint32_t seed)
+void gemlib_pattern_fill(void *ptr, size_t len, uint32_t seed)
 {
 	uint32_t *p = ptr;
 	size_t i;
@@ -25,7 +25,7 @@ void refgem_pattern_fill(void *ptr, size_t len, uint32_t seed)
 		p[i] = pattern_word(i, seed);
 }
 
-size_t refgem_pattern_check(const void *ptr, size_t len, uint32_t seed)
+size_t gemlib_pattern_check(const void *ptr, size_t len, uint32_t seed)
 {
 	const uint32_t *p = ptr;
 	size_t i;

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "refgem.h"
+#include "gemlib.h"
 
-int refgem_sysfs_write(const char *path, const char *val)
+int gemlib_sysfs_write(const char *path, const char *val)
 {
 	size_t len = strlen(val);
 	ssize_t ret;
@@ -27,7 +27,7 @@ int refgem_sysfs_write(const char *path, const char *val)
 	return err;
 }
 
-int refgem_sysfs_read(const char *path, char *buf, size_t len)
+int gemlib_sysfs_read(const char *path, char *buf, size_t len)
 {
 	ssize_t ret;
 	int fd, err = 0;
@@ -54,20 +54,20 @@ static int pci_driver_write(const char *driver, const char *file,
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/%s", driver,
 		 file);
-	return refgem_sysfs_write(path, bdf);
+	return gemlib_sysfs_write(path, bdf);
 }
 
-int refgem_pci_unbind(const char *driver, const char *bdf)
+int gemlib_pci_unbind(const char *driver, const char *bdf)
 {
 	return pci_driver_write(driver, "unbind", bdf);
 }
 
-int refgem_pci_bind(const char *driver, const char *bdf)
+int gemlib_pci_bind(const char *driver, const char *bdf)
 {
 	return pci_driver_write(driver, "bind", bdf);
 }
 
-int refgem_pci_is_bound(const char *driver, const char *bdf)
+int gemlib_pci_is_bound(const char *driver, const char *bdf)
 {
 	char path[PATH_MAX];
 

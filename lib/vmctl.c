@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "refgem.h"
+#include "gemlib.h"
 
 #define VMCTL_TIMEOUT_MS	30000
 #define PROBE_TIMEOUT_MS	10000
@@ -54,7 +54,7 @@ static int vmctl_request(const char *op, const char *bdf)
 		return -errno;
 
 	for (waited = 0; waited < VMCTL_TIMEOUT_MS; waited += 20) {
-		ret = refgem_sysfs_read(reply, answer, sizeof(answer));
+		ret = gemlib_sysfs_read(reply, answer, sizeof(answer));
 		if (!ret) {
 			unlink(reply);
 			unlink(req);
@@ -68,17 +68,14 @@ static int vmctl_request(const char *op, const char *bdf)
 	return -ETIMEDOUT;
 }
 
-/* Wait until sysfs shows @bdf gone (@present 0) or bound to refgem. */
+/* Wait until sysfs shows @bdf gone (@present 0) or bound to a driver. */
 static int wait_device(const char *bdf, int present)
 {
 	char path[PATH_MAX];
 	int waited;
 
-	if (present)
-		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/%s",
-			 REFGEM_DRIVER_NAME, bdf);
-	else
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s%s", bdf,
+		 present ? "/driver" : "");
 	for (waited = 0; waited < PROBE_TIMEOUT_MS; waited += 10) {
 		if ((access(path, F_OK) == 0) == present)
 			return 0;
@@ -87,14 +84,14 @@ static int wait_device(const char *bdf, int present)
 	return -ETIMEDOUT;
 }
 
-int refgem_vm_unplug(const char *bdf)
+int gemlib_vm_unplug(const char *bdf)
 {
 	int ret = vmctl_request("unplug", bdf);
 
 	return ret ? ret : wait_device(bdf, 0);
 }
 
-int refgem_vm_replug(const char *bdf)
+int gemlib_vm_replug(const char *bdf)
 {
 	int ret = vmctl_request("replug", bdf);
 

@@ -44,7 +44,7 @@ git -C "$top/lib" ls-files -z -- '*.c' '*.h' |
 	(cd "$top/lib" && xargs -0 -r cp -t "$stage/lib")
 cp "$top/driver/include/uapi/drm/refgem_drm.h" "$stage/include/"
 
-for f in Makefile refgem_ksft.h lib/refgem.h; do
+for f in Makefile refgem_ksft.h lib/gemlib.h lib/refgem.h; do
 	[ -f "$stage/$f" ] || die "$f was not copied: is it tracked by git?"
 done
 

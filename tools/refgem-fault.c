@@ -85,7 +85,7 @@ static int take(struct snapshot *s)
 	for (i = 0; i < N_COUNTERS; i++)
 		s->val[i] = all.v[counters[i]];
 	s->swiotlb = -1;
-	if (!refgem_sysfs_read(SWIOTLB_USED, buf, sizeof(buf)))
+	if (!gemlib_sysfs_read(SWIOTLB_USED, buf, sizeof(buf)))
 		s->swiotlb = strtol(buf, NULL, 10);
 	return 0;
 }
@@ -126,11 +126,11 @@ static int mapped_bo_setup(struct ctx *c)
 	if (!ret)
 		ret = refgem_bo_mmap_offset(c->fd, c->handle, &offset);
 	if (!ret)
-		ret = refgem_mmap(c->fd, offset, BO_SIZE,
+		ret = gemlib_mmap(c->fd, offset, BO_SIZE,
 				  PROT_READ | PROT_WRITE, &c->map);
 	if (ret)
 		return ret;
-	refgem_pattern_fill(c->map, BO_SIZE, 0x5eed);
+	gemlib_pattern_fill(c->map, BO_SIZE, 0x5eed);
 	/* Fault the user buffer in now: only the call may meet a failure. */
 	memset(c->buf, 0, sizeof(c->buf));
 	return 0;
@@ -163,7 +163,7 @@ static int open_check(struct ctx *c)
 	/* The new file works: a BO can be made in it. */
 	ret = refgem_bo_create(c->opened, 4096, 0, &handle);
 	if (!ret)
-		ret = refgem_bo_close(c->opened, handle);
+		ret = gemlib_gem_close(c->opened, handle);
 	return ret;
 }
 
@@ -214,7 +214,7 @@ static int dma_sw_call(struct ctx *c)
 
 static int dma_sw_check(struct ctx *c)
 {
-	size_t bad = refgem_pattern_check(c->buf, BO_SIZE, 0x5eed);
+	size_t bad = gemlib_pattern_check(c->buf, BO_SIZE, 0x5eed);
 
 	if (bad != (size_t)-1) {
 		printf("    DMA read wrong data at byte %zu\n", bad);
@@ -240,7 +240,7 @@ static int dma_edu_check(struct ctx *c)
 
 static int export_call(struct ctx *c)
 {
-	return refgem_prime_export(c->fd, c->handle, DRM_CLOEXEC | DRM_RDWR,
+	return gemlib_prime_export(c->fd, c->handle, DRM_CLOEXEC | DRM_RDWR,
 				   &c->dmabuf);
 }
 
@@ -255,9 +255,9 @@ static int import_setup(struct ctx *c)
 	uint64_t size;
 	int ret;
 
-	ret = refgem_dumb_create(c->vgem, BO_SIZE, &c->exp_handle, &size);
+	ret = gemlib_dumb_create(c->vgem, BO_SIZE, &c->exp_handle, &size);
 	if (!ret)
-		ret = refgem_prime_export(c->vgem, c->exp_handle,
+		ret = gemlib_prime_export(c->vgem, c->exp_handle,
 					  DRM_CLOEXEC | DRM_RDWR, &c->dmabuf);
 	return ret;
 }
@@ -269,14 +269,14 @@ static int import_refgem_setup(struct ctx *c)
 
 	ret = refgem_bo_create(c->fd2, BO_SIZE, 0, &c->exp_handle);
 	if (!ret)
-		ret = refgem_prime_export(c->fd2, c->exp_handle,
+		ret = gemlib_prime_export(c->fd2, c->exp_handle,
 					  DRM_CLOEXEC | DRM_RDWR, &c->dmabuf);
 	return ret;
 }
 
 static int import_call(struct ctx *c)
 {
-	return refgem_prime_import(c->fd, c->dmabuf, &c->imported);
+	return gemlib_prime_import(c->fd, c->dmabuf, &c->imported);
 }
 
 static int import_check(struct ctx *c)
@@ -295,7 +295,7 @@ static int import_check(struct ctx *c)
 
 static void import_undo(struct ctx *c)
 {
-	refgem_bo_close(c->fd, c->imported);
+	gemlib_gem_close(c->fd, c->imported);
 }
 
 /*
@@ -306,7 +306,7 @@ static int bind_setup(struct ctx *c)
 {
 	int ret;
 
-	ret = refgem_pci_unbind(REFGEM_DRIVER_NAME, c->bdf2);
+	ret = gemlib_pci_unbind(REFGEM_DRIVER_NAME, c->bdf2);
 	if (ret)
 		return ret;
 	c->bind = open("/sys/bus/pci/drivers/" REFGEM_DRIVER_NAME "/bind",
@@ -327,7 +327,7 @@ static int bind_check(struct ctx *c)
 	int fd, ret;
 
 	/* Bound, with a node that works. */
-	fd = refgem_open_bdf(c->bdf2, REFGEM_NODE_RENDER, 10000);
+	fd = gemlib_open_bdf(c->bdf2, GEMLIB_NODE_RENDER, 10000);
 	if (fd < 0)
 		return fd;
 	ret = refgem_bo_create(fd, 4096, 0, &handle);
@@ -339,7 +339,7 @@ static int bind_check(struct ctx *c)
 
 static void undo_create(struct ctx *c)
 {
-	refgem_bo_close(c->fd, c->handle);
+	gemlib_gem_close(c->fd, c->handle);
 }
 
 static const struct op ops[] = {
@@ -369,16 +369,16 @@ static void teardown(const struct op *op, struct ctx *c)
 	if (op->setup == bind_setup) {
 		close(c->bind);
 		/* Device 1 is bound again whatever happened. */
-		if (refgem_pci_is_bound(REFGEM_DRIVER_NAME, c->bdf2) != 1)
-			refgem_pci_bind(REFGEM_DRIVER_NAME, c->bdf2);
+		if (gemlib_pci_is_bound(REFGEM_DRIVER_NAME, c->bdf2) != 1)
+			gemlib_pci_bind(REFGEM_DRIVER_NAME, c->bdf2);
 	} else if (op->setup == import_setup ||
 		   op->setup == import_refgem_setup) {
 		close(c->dmabuf);
-		refgem_bo_close(op->setup == import_setup ? c->vgem : c->fd2,
+		gemlib_gem_close(op->setup == import_setup ? c->vgem : c->fd2,
 				c->exp_handle);
 	} else if (op->setup && op->setup != open_setup) {
 		/* The BO of every other op's setup. */
-		refgem_bo_close(c->fd, c->handle);
+		gemlib_gem_close(c->fd, c->handle);
 	}
 }
 
@@ -525,7 +525,7 @@ int main(int argc, char **argv)
 	if (!c)
 		return 1;
 	c->dmabuf = -1;
-	c->fd = refgem_open_driver(REFGEM_DRIVER_NAME, REFGEM_NODE_RENDER, 0);
+	c->fd = gemlib_open_driver(REFGEM_DRIVER_NAME, GEMLIB_NODE_RENDER, 0);
 	if (c->fd < 0) {
 		printf("no refgem device: %s\n", strerror(-c->fd));
 		return KSFT_SKIP;
@@ -533,14 +533,14 @@ int main(int argc, char **argv)
 	c->vgem = -1;
 	c->fd2 = -1;
 	if (op->setup == import_refgem_setup || op->setup == bind_setup) {
-		c->fd2 = refgem_open_driver(REFGEM_DRIVER_NAME,
-					    REFGEM_NODE_RENDER, 1);
+		c->fd2 = gemlib_open_driver(REFGEM_DRIVER_NAME,
+					    GEMLIB_NODE_RENDER, 1);
 		if (c->fd2 < 0) {
 			printf("no second refgem device: %s\n",
 			       strerror(-c->fd2));
 			return KSFT_SKIP;
 		}
-		ret = refgem_fd_bdf(c->fd2, c->bdf2, sizeof(c->bdf2));
+		ret = gemlib_fd_bdf(c->fd2, c->bdf2, sizeof(c->bdf2));
 		if (ret) {
 			printf("device 1's address: %s\n", strerror(-ret));
 			return 1;
@@ -552,7 +552,7 @@ int main(int argc, char **argv)
 		c->fd2 = -1;
 	}
 	if (op->setup == import_setup) {
-		c->vgem = refgem_open_driver("vgem", REFGEM_NODE_PRIMARY, 0);
+		c->vgem = gemlib_open_driver("vgem", GEMLIB_NODE_PRIMARY, 0);
 		if (c->vgem < 0) {
 			printf("no vgem device: %s\n", strerror(-c->vgem));
 			return KSFT_SKIP;
