@@ -31,20 +31,8 @@
 
 static struct dentry *refgem_debugfs_root;
 
-static const char *const refgem_counter_names[REFGEM_C_NR] = {
-	[REFGEM_C_BOS_ALIVE] = "bos_alive",
-	[REFGEM_C_BOS_CREATED] = "bos_created",
-	[REFGEM_C_MAPS_LIVE] = "maps_live",
-	[REFGEM_C_MAPS_CREATED] = "maps_created",
-	[REFGEM_C_MAPS_REVOKED] = "maps_revoked",
-	[REFGEM_C_MAPS_RELEASED] = "maps_released",
-	[REFGEM_C_LATE_UNMAPS] = "late_unmaps",
-	[REFGEM_C_WRONG_DEVICE] = "wrong_device",
-	[REFGEM_C_DMA_TRANSFERS] = "dma_transfers",
-	[REFGEM_C_BOUNCED_SEGMENTS] = "bounced_segments",
-	[REFGEM_C_PAGES_PINNED] = "pages_pinned",
-	[REFGEM_C_OWNED_MAPS_LIVE] = "owned_maps_live",
-};
+static const char *const refgem_counter_names[] = REFGEM_COUNTER_NAMES;
+static_assert(ARRAY_SIZE(refgem_counter_names) == REFGEM_C_NR);
 
 /* m->private: the counters to show, module-wide or one device's. */
 static int refgem_counters_show(struct seq_file *m, void *unused)

@@ -30,27 +30,11 @@
 
 #include <drm/drm_device.h>
 #include <drm/drm_gem_shmem_helper.h>
+#include <drm/refgem_drm.h>
 
 #define REFGEM_NAME	"refgem"
 
-/* Counters, in the order debugfs prints them (a stable format). */
-enum refgem_counter {
-	REFGEM_C_BOS_ALIVE,
-	REFGEM_C_BOS_CREATED,
-	REFGEM_C_MAPS_LIVE,
-	REFGEM_C_MAPS_CREATED,
-	REFGEM_C_MAPS_REVOKED,
-	REFGEM_C_MAPS_RELEASED,
-	REFGEM_C_LATE_UNMAPS,
-	REFGEM_C_WRONG_DEVICE,
-	REFGEM_C_DMA_TRANSFERS,
-	REFGEM_C_BOUNCED_SEGMENTS,
-	REFGEM_C_PAGES_PINNED,
-	REFGEM_C_OWNED_MAPS_LIVE,
-	REFGEM_C_NR
-};
-
-/* Lock-free: atomics, read by debugfs without any lock. */
+/* enum refgem_counter (uAPI). Lock-free: atomics, read by debugfs without any lock. */
 struct refgem_counters {
 	atomic_long_t v[REFGEM_C_NR];
 };

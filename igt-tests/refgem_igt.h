@@ -97,7 +97,7 @@ static inline void refgem_igt_counters_get(struct refgem_counters *c)
 		     strerror(-ret));
 }
 
-static inline long refgem_igt_counter(enum refgem_counter_id id)
+static inline long refgem_igt_counter(enum refgem_counter id)
 {
 	struct refgem_counters c;
 
@@ -124,7 +124,7 @@ static inline void
 refgem_igt_counters_settled(const struct refgem_counters *before)
 {
 	static const struct {
-		enum refgem_counter_id id;
+		enum refgem_counter id;
 		const char *why;
 	} settle[] = {
 		{ REFGEM_C_BOS_ALIVE, "objects leaked or lost" },

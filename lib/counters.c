@@ -11,27 +11,15 @@
 
 #include "refgem.h"
 
-/* The driver's order (driver/refgem_drv.h), its stable debugfs format. */
-const char *const refgem_counter_names[REFGEM_NR_COUNTERS] = {
-	[REFGEM_C_BOS_ALIVE] = "bos_alive",
-	[REFGEM_C_BOS_CREATED] = "bos_created",
-	[REFGEM_C_MAPS_LIVE] = "maps_live",
-	[REFGEM_C_MAPS_CREATED] = "maps_created",
-	[REFGEM_C_MAPS_REVOKED] = "maps_revoked",
-	[REFGEM_C_MAPS_RELEASED] = "maps_released",
-	[REFGEM_C_LATE_UNMAPS] = "late_unmaps",
-	[REFGEM_C_WRONG_DEVICE] = "wrong_device",
-	[REFGEM_C_DMA_TRANSFERS] = "dma_transfers",
-	[REFGEM_C_BOUNCED_SEGMENTS] = "bounced_segments",
-	[REFGEM_C_PAGES_PINNED] = "pages_pinned",
-	[REFGEM_C_OWNED_MAPS_LIVE] = "owned_maps_live",
-};
+const char *const refgem_counter_names[REFGEM_C_NR] = REFGEM_COUNTER_NAMES;
+_Static_assert(sizeof((const char *[])REFGEM_COUNTER_NAMES) ==
+	       sizeof(refgem_counter_names), "a name for every counter");
 
 int refgem_counter_id(const char *name)
 {
 	int i;
 
-	for (i = 0; i < REFGEM_NR_COUNTERS; i++)
+	for (i = 0; i < REFGEM_C_NR; i++)
 		if (!strcmp(refgem_counter_names[i], name))
 			return i;
 	return -ENOENT;
@@ -57,7 +45,7 @@ static int read_all(const char *path, struct refgem_counters *c)
 		seen |= 1u << id;
 	}
 	fclose(f);
-	return seen == (1u << REFGEM_NR_COUNTERS) - 1 ? 0 : -ENOENT;
+	return seen == (1u << REFGEM_C_NR) - 1 ? 0 : -ENOENT;
 }
 
 int refgem_counters_read(struct refgem_counters *c)
@@ -80,7 +68,7 @@ int refgem_device_counters_read(int fd, struct refgem_counters *c)
 	return read_all(path, c);
 }
 
-int refgem_device_counter(int fd, enum refgem_counter_id id, long *val)
+int refgem_device_counter(int fd, enum refgem_counter id, long *val)
 {
 	struct refgem_counters c;
 	int ret = refgem_device_counters_read(fd, &c);

@@ -39,31 +39,15 @@ int refgem_dma(int fd, uint32_t handle, uint32_t op, uint32_t engine,
 #define REFGEM_COUNTERS_PATH "/sys/kernel/debug/refgem/counters"
 
 /*
- * refgem's counters, in the order its debugfs files print them (the
- * driver's enum refgem_counter, documented in driver/refgem_debugfs.c).
- * refgem_counter_names[] is their one list of names on this side.
+ * refgem's counters are the uAPI header's enum refgem_counter (REFGEM_C_*,
+ * in the order its debugfs files print them); refgem_counter_names[] are
+ * their names, from the same header's list.
  */
-enum refgem_counter_id {
-	REFGEM_C_BOS_ALIVE,
-	REFGEM_C_BOS_CREATED,
-	REFGEM_C_MAPS_LIVE,
-	REFGEM_C_MAPS_CREATED,
-	REFGEM_C_MAPS_REVOKED,
-	REFGEM_C_MAPS_RELEASED,
-	REFGEM_C_LATE_UNMAPS,
-	REFGEM_C_WRONG_DEVICE,
-	REFGEM_C_DMA_TRANSFERS,
-	REFGEM_C_BOUNCED_SEGMENTS,
-	REFGEM_C_PAGES_PINNED,
-	REFGEM_C_OWNED_MAPS_LIVE,
-	REFGEM_NR_COUNTERS
-};
-
-extern const char *const refgem_counter_names[REFGEM_NR_COUNTERS];
+extern const char *const refgem_counter_names[REFGEM_C_NR];
 
 /* A snapshot of every counter, read from the file at once. */
 struct refgem_counters {
-	long v[REFGEM_NR_COUNTERS];
+	long v[REFGEM_C_NR];
 };
 
 /* The id of counter @name, or -ENOENT. */
@@ -76,6 +60,6 @@ int refgem_counters_read(struct refgem_counters *c);
 int refgem_device_counters_read(int fd, struct refgem_counters *c);
 
 /* One counter of a fresh snapshot of the device behind @fd. */
-int refgem_device_counter(int fd, enum refgem_counter_id id, long *val);
+int refgem_device_counter(int fd, enum refgem_counter id, long *val);
 
 #endif /* REFGEM_LIB_H */

@@ -150,6 +150,37 @@ struct drm_refgem_dma {
 #define DRM_IOCTL_REFGEM_DMA \
 	DRM_IOW(DRM_COMMAND_BASE + DRM_REFGEM_DMA, struct drm_refgem_dma)
 
+/*
+ * refgem's debugfs counters, in the order its files print their
+ * "name value" lines (<debugfs>/refgem/counters, module-wide, and
+ * <debugfs>/dri/<minor>/refgem_counters, per device), and their names in
+ * the same order. Not an ioctl ABI but the test suites' stable view of the
+ * driver, here so that the driver and the suites' library share one list.
+ * New counters go at the end of both.
+ */
+enum refgem_counter {
+	REFGEM_C_BOS_ALIVE,
+	REFGEM_C_BOS_CREATED,
+	REFGEM_C_MAPS_LIVE,
+	REFGEM_C_MAPS_CREATED,
+	REFGEM_C_MAPS_REVOKED,
+	REFGEM_C_MAPS_RELEASED,
+	REFGEM_C_LATE_UNMAPS,
+	REFGEM_C_WRONG_DEVICE,
+	REFGEM_C_DMA_TRANSFERS,
+	REFGEM_C_BOUNCED_SEGMENTS,
+	REFGEM_C_PAGES_PINNED,
+	REFGEM_C_OWNED_MAPS_LIVE,
+	REFGEM_C_NR
+};
+
+#define REFGEM_COUNTER_NAMES {						\
+	"bos_alive", "bos_created", "maps_live", "maps_created",	\
+	"maps_revoked", "maps_released", "late_unmaps", "wrong_device",	\
+	"dma_transfers", "bounced_segments", "pages_pinned",		\
+	"owned_maps_live",						\
+}
+
 #if defined(__cplusplus)
 }
 #endif
