@@ -17,29 +17,13 @@ was gained (like a healthy kselftest binary's). Loading any KUnit module
 sets taint N (TAINT_TEST): that bit is expected here, and only here.
 """
 import os
-import re
 import subprocess
 import time
-from dataclasses import dataclass
 
-from . import dmesg, job
+from . import dmesg, job, tap
 
 DEBUGFS = "/sys/kernel/debug/kunit"
 TAINT_TEST = 1 << 18
-
-_SUBTEST = re.compile(r"^(\s*)# Subtest: (\S+)")
-_PLAN = re.compile(r"^(\s*)1\.\.(\d+)")
-_RESULT = re.compile(r"^(\s*)(not ok|ok) (\d+)(?: (?:- )?([^#]*?))?\s*"
-                     r"(?:#\s*(SKIP)\b\s*(.*))?$", re.I)
-
-
-@dataclass
-class KunitCase:
-    number: int
-    name: str
-    result: str         # pass, fail or skip
-    reason: str
-    out: str            # its slice of the suite's KTAP
 
 
 def module_name(path):
@@ -52,60 +36,30 @@ def whole_name(path):
 
 
 def parse_suite(text):
-    """(plan, [KunitCase]) from a suite's debugfs results: the cases are
-    the results one level below the suite's "# Subtest:" line; deeper ones
-    (parameters) stay in their case's out."""
-    indent = plan = None
+    """(plan, [tap.TapTest]) from a suite's debugfs results: the cases of
+    the one suite they hold (tap.Ktap)."""
+    ktap = tap.Ktap()
     cases = []
-    lines = []
     for line in text.splitlines():
-        if indent is None:
-            m = _SUBTEST.match(line)
-            if m:
-                indent = m.group(1)
-            continue
-        m = _PLAN.match(line)
-        if m and m.group(1) == indent and plan is None:
-            plan = int(m.group(2))
-            continue
-        m = _RESULT.match(line)
-        if m and len(m.group(1)) < len(indent):
-            break       # the suite's own result: its cases are over
-        lines.append(line)
-        if m and m.group(1) == indent:
-            result = ("skip" if m.group(5) else
-                      "pass" if m.group(2) == "ok" else "fail")
-            cases.append(KunitCase(int(m.group(3)), (m.group(4) or "").strip()
-                                   or m.group(3), result, m.group(6) or "",
-                                   "\n".join(lines) + "\n"))
-            lines = []
-    return plan, cases
+        case = ktap.feed(line)
+        if ktap.ended:
+            break
+        if case:
+            cases.append(case)
+    return ktap.plan, cases
 
 
 def parse_log(records):
-    """{suite: [KunitCase]} from the KTAP among kernel records."""
+    """{suite: [tap.TapTest]} from the KTAP among kernel records."""
     suites = {}
-    suite = indent = None
-    lines = []
+    ktap = tap.Ktap(plan_in_out=True)
     for r in records:
-        m = _SUBTEST.match(r.text)
-        if m and suite is None:
-            suite, indent, lines = m.group(2), m.group(1), []
-            suites[suite] = []
-            continue
-        if suite is None:
-            continue
-        lines.append(r.text)
-        m = _RESULT.match(r.text)
-        if m and len(m.group(1)) < len(indent):
-            suite = None
-        elif m and m.group(1) == indent:
-            result = ("skip" if m.group(5) else
-                      "pass" if m.group(2) == "ok" else "fail")
-            suites[suite].append(KunitCase(
-                int(m.group(3)), (m.group(4) or "").strip() or m.group(3),
-                result, m.group(6) or "", "\n".join(lines) + "\n"))
-            lines = []
+        suite = ktap.suite
+        case = ktap.feed(r.text)
+        if suite is None and ktap.suite is not None:
+            suites[ktap.suite] = []
+        elif case:
+            suites[suite].append(case)
     return suites
 
 
@@ -118,9 +72,9 @@ def split_records(records, cases, complete=True):
     rest = list(records)
     for case in cases:
         end = next((i for i, r in enumerate(rest)
-                    if (m := _RESULT.match(r.text)) and
-                    int(m.group(3)) == case.number and
-                    (m.group(4) or "").strip() == case.name), None)
+                    if (line := tap.parse_result(r.text)) and
+                    line.number == case.number and line.name == case.name),
+                   None)
         cut = len(rest) if end is None else end + 1
         parts.append(rest[:cut])
         rest = rest[cut:]

@@ -30,6 +30,11 @@ fired) with a note and the tail of its console (--console) as kernel log;
 a kselftest binary that was running is not run again. Tests with a result
 are not re-run; the others run as planned.
 
+Here: the arguments, the plan, resume and the main loop; each suite's
+cases run in a part of Runner of its own (run_igt.py, run_ksft.py,
+run_kunit.py), and what flaky tests of both IGT and kselftests share is
+flakes.py.
+
 The run's verdict is refgem-gate's job: this exits 0 whenever the run
 itself could be carried out (results.json says in "refgem"/"complete"
 whether it reached the end: an IGT abort or an unkillable test stop it
@@ -37,23 +42,20 @@ early), 2 on usage or setup errors.
 """
 import argparse
 import os
-import signal
-import json
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
-from . import (detectors, dmesg, expectations, igt, igt_batch, job, kunit,
-               report, shard)
-from .ksft import KselftestRun, whole_name
-from .results import Results, ResultsError, duration
+from . import detectors, dmesg, expectations, igt, job, kunit, report, shard
+from .ksft import whole_name
+from .results import Results, ResultsError
+from .run_igt import IgtCases
+from .run_ksft import KselftestCases
+from .run_kunit import KunitCases
 from .tap import TapParser
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_ALLOWLIST = os.path.join(TOOLS, "dmesg-allowlist.txt")
-GOOD = ("pass", "skip")
 # What --resume says happened to a test the dead guest left incomplete.
 DIED = {
     "crash": "the guest died while this test ran (no exit status: kernel "
@@ -170,45 +172,6 @@ class Progress:
               f"{seconds:.2f}s{note}", flush=True)
 
 
-def _attempt_line(name, result, seconds, attempt):
-    print(f"  {name} {result} {seconds:.2f}s (flaky, attempt {attempt})",
-          flush=True)
-
-
-class _AttemptProgress:
-    """Progress of a flaky kselftest re-run: shown, but not counted."""
-
-    def __init__(self, attempt):
-        self.attempt = attempt
-
-    def expect(self, n):
-        pass
-
-    def __call__(self, name, result, seconds):
-        _attempt_line(name, result, seconds, self.attempt)
-
-
-def _list_subtests(binary, timeout):
-    """(subtests, None) — [None] for a binary without subtests — or
-    (None, (result, out, err)) when the listing itself failed."""
-    try:
-        p = subprocess.run([binary, "--list-subtests"], capture_output=True,
-                           encoding="utf-8", errors="replace",
-                           timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return None, ("timeout", "", "refgem-runner: --list-subtests timed out\n")
-    except OSError as e:
-        return None, ("fail", "", f"refgem-runner: cannot execute {binary}: {e}\n")
-    subtests = igt.parse_subtest_list(p.stdout)
-    if p.returncode in (igt.EXIT_SUCCESS, igt.EXIT_INVALID) and not subtests:
-        return [None], None
-    if p.returncode == igt.EXIT_SUCCESS:
-        return subtests, None
-    note = f"refgem-runner: --list-subtests exited with {p.returncode}\n"
-    return None, ("crash" if p.returncode < 0 else "fail", p.stdout,
-                  p.stderr + note)
-
-
 @dataclass
 class Case:
     """What the runner plans and a shard runs whole."""
@@ -218,7 +181,11 @@ class Case:
     fixed: tuple = None     # (result, out, err) of a "fixed" case
 
 
-class Runner:
+class Runner(IgtCases, KselftestCases, KunitCases):
+    """The run. Each suite's part is a mixin rather than functions: the
+    parts share the run's state (arguments, results, kernel log,
+    detectors) and resume calls back into them."""
+
     def __init__(self, args, results, klog, allow, skips, flakes,
                  watch=None, root="/"):
         self.args = args
@@ -274,30 +241,6 @@ class Runner:
         if self.args.detectors:
             cases.append(Case(LEAK_CHECK, "leak-check"))
         return cases
-
-    def _listings(self):
-        """[(subtests, failure)] of each --igt binary: from --subtests when
-        it has the binary (listed on the host, where it takes
-        milliseconds instead of libigt's ~0.7 s start-up under TCG), else
-        listed here, side by side."""
-        known = {}
-        if self.args.subtests:
-            with open(self.args.subtests) as f:
-                known = json.load(f)
-        out = [None] * len(self.args.igt)
-
-        def one(i, binary):
-            if binary in known:
-                out[i] = (known[binary] or [None], None)
-            else:
-                out[i] = _list_subtests(binary, self.args.timeout)
-        threads = [threading.Thread(target=one, args=(i, b))
-                   for i, b in enumerate(self.args.igt)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return out
 
     def shard(self, cases):
         """(this shard's cases, the "shard" record), or (cases, None)."""
@@ -418,59 +361,6 @@ class Runner:
                 dmesg=dm, job=test.get("job"))
         self.interrupted.append(name)
 
-    def _settle_igt(self, name, err, as_result, console, boot, test):
-        """A batch's stderr may show that its incomplete subtest had
-        ended and the process had moved on before the guest died (the
-        runner polls): then the subtests with a result get it from there,
-        and the one that was running takes the blame. True if so."""
-        parts = name.split("@", 2)
-        if len(parts) < 3:
-            return False        # a binary without subtests
-        _, binary, sub = parts
-        seen = igt_batch.sentinels(err)
-        subs = [s for s, _ in seen]
-        if sub not in subs or subs.index(sub) == len(subs) - 1:
-            return False
-        res = self.results
-        start = end = test["time"]["start"]
-        running = None
-        for s, result in seen[subs.index(sub):]:
-            n = f"igt@{binary}@{s}"
-            if result is None:
-                running = n
-            elif res.tests.get(n, {}).get("result") in (
-                    None, "incomplete", "notrun"):
-                res.set(n, result, start=start, end=end, err="",
-                        out="refgem-runner: result read from its IGT "
-                        "process's stderr after the guest died; no kernel "
-                        "log\n", job=test.get("job"))
-        if running:
-            res.set(running, "incomplete", start=start, end=end,
-                    job=test.get("job"))
-            self._interrupted(running, as_result, console, boot)
-        return True
-
-    def _settle_tap(self, whole, out, as_result, console, boot, jobname,
-                    start, end):
-        """What a dead guest's kselftest binary printed is all there is:
-        its tests with a TAP result that the runner had not seen yet get
-        that result, the one it was running becomes as_result."""
-        res = self.results
-        tap = TapParser()
-        for line in out.splitlines():
-            test = tap.feed(line)
-            name = test and f"{whole}@{test.name}"
-            if test and res.tests.get(name, {}).get("result") in (
-                    None, "incomplete", "notrun"):
-                res.set(name, test.result, start=start, end=end,
-                        out=test.out + "refgem-runner: result read from its "
-                        "output after the guest died; no kernel log\n",
-                        job=jobname)
-        if tap.running:
-            name = f"{whole}@{tap.running}"
-            res.set(name, "incomplete", start=start, end=end, job=jobname)
-            self._interrupted(name, as_result, console, boot)
-
     def run(self, todo):
         """Run the cases; False if the run had to stop early."""
         progress = Progress(
@@ -496,28 +386,6 @@ class Runner:
             if not go_on:
                 return False
         return True
-
-    def _batch(self, todo):
-        """The cases at the head of todo that can share one IGT process:
-        subtests of one binary, none of them listed as flaky (a flaky
-        test is re-run alone)."""
-        if self.args.one_process_per_subtest:
-            return todo[:1]
-        batch = []
-        for case in todo:
-            if case.kind != "igt" or len(case.argv) != 3 or \
-                    self._flaky(case.name) or \
-                    (batch and case.argv[0] != batch[0].argv[0]):
-                break
-            batch.append(case)
-        return batch or todo[:1]
-
-    def run_igt_batch(self, batch, progress):
-        """(the subtests the process did not reach, go on with the run)."""
-        return igt_batch.IgtBatch(
-            batch[0].argv[0], [c.argv[2] for c in batch], self.results,
-            self.klog, self.allow, progress, self.args.timeout,
-            self.watch).run()
 
     def run_live(self, case, progress):
         """detectors@live: every detector is on in this boot. Checked in
@@ -563,135 +431,6 @@ class Runner:
         res.write()
         progress(case.name, result, end - start)
         return True
-
-    def run_kunit_case(self, case, progress):
-        return kunit.KunitRun(case.argv[0], self.results, self.klog,
-                              self.allow, self.watch, progress,
-                              self.args.timeout,
-                              os.path.join(self.root,
-                                           kunit.DEBUGFS.lstrip("/"))).run()
-
-    def _ksft_budget(self):
-        # Twice the per-test time: the harness's own per-test timeout
-        # (kselftests/'s RK_TIMEOUT is the runner's default) must get to
-        # report first.
-        return self.args.kselftest_timeout or 2 * self.args.timeout
-
-    def _note_attempts(self, name, attempts):
-        test = self.results.tests[name]
-        listed = ", ".join(f"{i} {a['result']} (job {a['job']})"
-                           for i, a in enumerate(attempts, 1))
-        test["out"] += (f"refgem-runner: listed as flaky; {len(attempts)} "
-                        f"attempts: {listed}\n")
-        test["attempts"] = attempts
-        self.results.write()
-
-    def run_igt_case(self, case, progress):
-        """Run an IGT test, again while it is flaky and did not pass;
-        False if the run must stop after it."""
-        flaky = self._flaky(case.name)
-        attempts = []
-        while True:
-            result, go_on = self.run_igt(case.name, case.argv)
-            test = self.results.tests[case.name]
-            attempts.append({"result": result, "job": test["job"]})
-            if not flaky or not go_on or result in GOOD or \
-                    len(attempts) > self.args.flake_retries:
-                break
-            _attempt_line(case.name, result, duration(test), len(attempts))
-        note = ""
-        if len(attempts) > 1:
-            self._note_attempts(case.name, attempts)
-            note = f" (flaky, attempt {len(attempts)})"
-        test = self.results.tests[case.name]
-        progress(case.name, test["result"], duration(test), note)
-        return go_on
-
-    def run_igt(self, name, argv):
-        """Run one IGT job: (its result, False if the run must stop)."""
-        res = self.results
-        jobname = res.new_job()
-        jobdir = res.job_dir(jobname)
-        start = time.time()
-        res.set(name, "incomplete", start=start, end=start, job=jobname)
-        res.write()
-        taint = self.klog.taint()
-        state = self.watch.sample()
-        self.klog.mark(f"refgem-runner: starting {name}")
-        timeout = self.args.timeout
-        outcome = job.run(argv, jobdir, lambda: timeout, self.klog,
-                          env={**os.environ, **igt.SENTINEL_ENV})
-        out = job.read_text(os.path.join(jobdir, "out.txt"))
-        err = job.read_text(os.path.join(jobdir, "err.txt"))
-        raw = igt.result_from_exit(outcome.returncode, outcome.timed_out)
-        result = "warn" if raw == "pass" and igt.extra_stderr(err) else raw
-        out += _note(outcome, timeout)
-        result, warnings = dmesg.judge(result, outcome.records, self.allow,
-                                       taint, self.klog.taint(), test=name)
-        result, warnings, note, _ = self.watch.judge(
-            result, warnings, outcome.records, state)
-        out += note
-        res.set(name, result, start=outcome.start, end=outcome.end, out=out,
-                err=err, dmesg="".join(r.format() + "\n"
-                                       for r in outcome.records),
-                job=jobname, warnings=warnings)
-        res.write()
-        if raw == "abort":
-            print(f"refgem-run-tests: {name} aborted; IGT says not to go on",
-                  flush=True)
-            return result, False
-        if outcome.stuck:
-            print(f"refgem-run-tests: {name} survived SIGKILL; stopping",
-                  flush=True)
-            return result, False
-        return result, True
-
-    def run_ksft_case(self, case, progress):
-        """Run a kselftest binary, again while flaky tests of it did not
-        pass; False if the run must stop after it."""
-        binary = case.argv[0]
-        tests = self.results.tests
-        ks = KselftestRun(binary, self.results, self.klog, self.allow,
-                          progress, watch=self.watch)
-        stuck = not ks.run(self._ksft_budget())
-        flaky = sorted(n for n in ks.recorded if n != ks.whole and
-                       self._flaky(n) and tests[n]["result"] not in GOOD)
-        attempts = {n: [{"result": tests[n]["result"], "job": ks.job}]
-                    for n in flaky}
-        for attempt in range(2, self.args.flake_retries + 2):
-            if stuck or not flaky:
-                break
-            ks = KselftestRun(binary, self.results, self.klog, self.allow,
-                              _AttemptProgress(attempt), only=set(flaky),
-                              watch=self.watch)
-            stuck = not ks.run(self._ksft_budget())
-            for n in flaky:
-                attempts[n].append({"result": tests[n]["result"]
-                                    if n in ks.recorded else "notrun",
-                                    "job": ks.job})
-            flaky = [n for n in flaky if tests[n]["result"] not in GOOD]
-        for name, tried in attempts.items():
-            if len(tried) > 1:
-                self._note_attempts(name, tried)
-                print(f"  {name} {tests[name]['result']} after "
-                      f"{len(tried)} attempts (flaky)", flush=True)
-        if stuck:
-            print(f"refgem-run-tests: {binary} survived SIGKILL; stopping",
-                  flush=True)
-        return not stuck
-
-
-def _note(outcome, timeout):
-    """The runner's line on how a process ended, unless it just exited."""
-    if outcome.timed_out:
-        return ("refgem-runner: " + outcome.killed(f"{timeout:g}s timeout")
-                + "\n")
-    if outcome.returncode < 0:
-        sig = -outcome.returncode
-        return (f"refgem-runner: killed by signal {sig} "
-                f"({signal.strsignal(sig)})\n")
-    return ""
-
 
 def _uptime():
     """Seconds since the kernel started, as a string ("?" if unknown)."""
