@@ -807,7 +807,7 @@ static void test_swiotlb_slots(int fd)
  * uAPI says) and leaves nothing behind, neither a mapping nor a slot, and
  * fails the same way again; once a mapping is freed the same BO maps, and
  * closing everything gives every slot back. The kernel's "swiotlb buffer
- * is full" warning is allowed for this test only (dmesg-allowlist.txt).
+ * is full" warning is allowed for this test only (lib/kernel-log.rules).
  */
 static void test_swiotlb_full(int fd)
 {

@@ -32,6 +32,11 @@
 
 #include "refgem.h"
 
+/* lib/kernel-log.rules, the runner's rules, as a string (the Makefile's). */
+static const char rk_kernel_log_rules[] =
+#include "kernel_log_rules.h"
+	;
+
 /*
  * Per-test timeout (TEST_F_TIMEOUT): well above lib's 30 s wait for a
  * hot-(un)plug, so that a stuck request fails the test with teardown run
@@ -43,8 +48,6 @@
 /* Each device's 512 KiB driver-owned table, in 2 KiB swiotlb slots. */
 #define RK_SCRATCH_SLOTS	256
 #define RK_DMA_DELAY_PATH	"/sys/kernel/debug/refgem/dma_delay_ms"
-/* Loading an out-of-tree, unsigned module: expected (O and E). */
-#define RK_IGNORED_TAINT	(4096ul | 8192ul)
 
 enum rk_how { RK_UNBIND, RK_REMOVE, RK_UNPLUG };
 
@@ -248,6 +251,8 @@ rk_held_add(struct rk_held *h, long maps, const char *fmt, ...)
 struct rk_oracle {
 	int kmsg;		/* /dev/kmsg from the test's start, or -1 */
 	int kmsg_bad;		/* bad kernel records seen so far */
+	struct gemlib_klog_rules *rules;	/* judge kmsg's records */
+	char test[256];		/* the runner's name of the test */
 	unsigned long taint;
 	struct refgem_counters start;	/* at the test's start */
 	struct refgem_counters pre;	/* right before the take-away */
@@ -256,20 +261,37 @@ struct rk_oracle {
 
 /*
  * First thing in every FIXTURE_SETUP: the marker the runner splits the
- * kernel log on, then the oracles' starting points. Returns false after
- * SKIPping when an oracle cannot be read.
+ * kernel log on, then the oracles' starting points; @variant is "" for a
+ * fixture without variants. Returns false after SKIPping when an oracle
+ * cannot be read.
  */
 static inline bool rk_begin(struct __test_metadata *_metadata,
 			    struct rk_oracle *o, const char *variant)
 {
+	static struct gemlib_klog_rules *rules;
+	char err[256];
 	int ret;
 
 	o->kmsg = -1;
 	o->kmsg_bad = 0;
 	o->io_start = -1;
 	/* The TAP name: the runner files kernel records under it. */
-	gemlib_kmsg("refgem-ksft: starting %s.%s.%s", _metadata->fixture->name,
-		    variant, _metadata->name);
+	gemlib_kmsg("refgem-ksft: starting %s%s%s.%s",
+		    _metadata->fixture->name, *variant ? "." : "", variant,
+		    _metadata->name);
+	/* The harness's TAP name, as the runner names the test. */
+	snprintf(o->test, sizeof(o->test), "kselftest@%s@%s%s%s.%s",
+		 program_invocation_short_name, _metadata->fixture->name,
+		 *variant ? "." : "", variant, _metadata->name);
+	if (!rules) {
+		ret = gemlib_klog_rules_parse(rk_kernel_log_rules, &rules, err,
+					      sizeof(err));
+		EXPECT_EQ(0, ret)
+			TH_LOG("lib/kernel-log.rules: %s", err);
+		if (ret)
+			return false;
+	}
+	o->rules = rules;
 	if (geteuid())
 		SKIP(return false, "needs root (sysfs, debugfs, /dev/kmsg)");
 	ret = gemlib_kmsg_open();
@@ -384,26 +406,15 @@ static inline void rk_check_io_back(struct __test_metadata *_metadata,
 		       io, o->io_start);
 }
 
-/* Kernel records that always mean a bug, whatever their level. */
-static const char *const rk_kmsg_bad[] = {
-	"WARNING:", "BUG:", "kernel BUG", "Oops", "general protection fault",
-	"Call Trace", "DMA-API", "DMAR: DRHD", "DMAR: [DMA", "PTE Read access",
-	"PTE Write access", "lockdep", "possible circular locking",
-	"possible recursive locking", "inconsistent lock state",
-	"suspicious RCU usage", "KASAN", "UBSAN", "refcount_t:",
-	"list_add corruption", "list_del corruption", "swiotlb buffer is full",
-	"blocked for more than",
-};
-
 /*
- * Read the kernel log up to now, counting (and showing) bad records. Long
- * tests call it as they go, before the ring buffer wraps.
+ * Read the kernel log up to now, counting (and showing) the records that
+ * count against the test by lib/kernel-log.rules. Long tests call it as
+ * they go, before the ring buffer wraps.
  */
 static inline void rk_drain_kernel_log(struct __test_metadata *_metadata,
 				       struct rk_oracle *o)
 {
 	struct gemlib_kmsg_record rec;
-	size_t i;
 	int ret;
 
 	if (o->kmsg < 0)
@@ -419,16 +430,9 @@ static inline void rk_drain_kernel_log(struct __test_metadata *_metadata,
 			o->kmsg_bad++;
 			return;
 		}
-		/* Userspace writes (test markers) are no kernel reports. */
-		if (rec.facility)
-			continue;
-		for (i = 0; i < sizeof(rk_kmsg_bad) / sizeof(*rk_kmsg_bad);
-		     i++) {
-			if (strstr(rec.text, rk_kmsg_bad[i])) {
-				TH_LOG("kernel: %s", rec.text);
-				o->kmsg_bad++;
-				break;
-			}
+		if (gemlib_klog_counts(o->rules, &rec, o->test)) {
+			TH_LOG("kernel: <%d> %s", rec.level, rec.text);
+			o->kmsg_bad++;
 		}
 	}
 }
@@ -452,7 +456,7 @@ static inline void rk_check_kernel(struct __test_metadata *_metadata,
 
 	if (gemlib_taint(&taint))
 		return;
-	gained = taint & ~o->taint & ~RK_IGNORED_TAINT;
+	gained = taint & ~o->taint & ~gemlib_klog_ignored_taint(o->rules);
 	EXPECT_EQ(0ul, gained)
 		TH_LOG("the kernel gained taint 0x%lx (was 0x%lx, now 0x%lx)",
 		       gained, o->taint, taint);

@@ -13,6 +13,7 @@
 #ifndef GEMLIB_H
 #define GEMLIB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -123,6 +124,29 @@ int gemlib_kmsg_open(void);
  * on with the oldest left), another negative errno on error.
  */
 int gemlib_kmsg_next(int fd, struct gemlib_kmsg_record *rec);
+
+/*
+ * The kernel-log rules (lib/kernel-log.rules, whose header says what they
+ * mean): which records count against a test and which taint bits it may
+ * gain. Parse the file's @text; on a bad line, -EINVAL with the line and
+ * why in @err.
+ */
+struct gemlib_klog_rules;
+
+int gemlib_klog_rules_parse(const char *text, struct gemlib_klog_rules **rules,
+			    char *err, size_t errlen);
+void gemlib_klog_rules_free(struct gemlib_klog_rules *rules);
+
+/*
+ * Whether @rec counts against the test whose whole name is @test (NULL:
+ * unknown, so scoped allow entries do not apply): a kernel record at level
+ * warning or worse that no allow entry matches.
+ */
+bool gemlib_klog_counts(const struct gemlib_klog_rules *rules,
+			const struct gemlib_kmsg_record *rec, const char *test);
+
+/* The taint bits a test may gain. */
+unsigned long gemlib_klog_ignored_taint(const struct gemlib_klog_rules *rules);
 
 /* Kernel state for oracles (lib/kernel.c): raw readers, no judgement. */
 

@@ -5,7 +5,8 @@
 #	tools/ksft-dropin.sh KTREE
 #	make -C KTREE/tools/testing/selftests TARGETS=drivers/gpu/refgem run_tests
 # KTREE/tools/testing/selftests/drivers/gpu/refgem gets kselftests/'s
-# git-tracked files, lib/'s sources in lib/ and the uAPI header in include/;
+# git-tracked files, lib/'s sources and kernel-log rules in lib/ and the
+# uAPI header in include/;
 # kselftests/Makefile finds those two by itself. Rerunning replaces the copy
 # (files gone from the repository and built binaries go with it).
 set -euo pipefail
@@ -40,7 +41,7 @@ mkdir -p "$stage/lib" "$stage/include"
 # -z and xargs -0: any file name survives; git's paths are relative to -C.
 git -C "$top/kselftests" ls-files -z . |
 	(cd "$top/kselftests" && xargs -0 -r cp --parents -t "$stage")
-git -C "$top/lib" ls-files -z -- '*.c' '*.h' |
+git -C "$top/lib" ls-files -z -- '*.c' '*.h' '*.rules' |
 	(cd "$top/lib" && xargs -0 -r cp -t "$stage/lib")
 cp "$top/driver/include/uapi/drm/refgem_drm.h" "$stage/include/"
 

@@ -14,8 +14,9 @@ into results:
 - around every test: DMA-API debug's error_count rising, lockdep's
   debug_locks dropping to 0, or DMA-API debug switching itself off makes
   that test dmesg-fail, as does a detector's report among its kernel
-  records (KASAN, lockdep, DMA-API, ...), even after an earlier report
-  already gained the taint. A rise in error_count puts DMA-API debug's
+  records (KASAN, lockdep, DMA-API, ...: the "report" lines of
+  lib/kernel-log.rules), even after an earlier report already gained the
+  taint. A rise in error_count puts DMA-API debug's
   active mappings of refgem's devices (dma-api/dump) into the test's out.
 - detectors@leak-check, last: kmemleak scans once everything the tests
   allocated is old enough to be reported; any leak fails it.
@@ -37,23 +38,6 @@ EDU_IDS = ("0x1234", "0x11e8")
 # kmemleak reports nothing younger than this (mm/kmemleak.c MSECS_MIN_AGE).
 KMEMLEAK_MIN_AGE = 5.0
 DUMP_MAX = 40           # dma-api/dump lines kept in a test's out
-
-# Kernel records that are a detector's report, whatever came before them.
-REPORTS = [(name, re.compile(p)) for name, p in (
-    ("KASAN", r"^BUG: KASAN: "),
-    ("lockdep", r"^WARNING: (possible (recursive|circular) locking|"
-                r"inconsistent lock state|possible irq lock inversion|"
-                r".*-safe -> .*-unsafe lock order|bad unlock balance|"
-                r"bad contention|held lock freed|lock held when returning|"
-                r"suspicious RCU usage|Nested lock was not taken|"
-                r"lock held at task exit)"),
-    ("atomic-sleep", r"^BUG: (sleeping function called from invalid "
-                     r"context|scheduling while atomic)"),
-    ("DMA-API", r"^DMA-API: "),
-    ("debugobjects", r"^ODEBUG: "),
-    ("list-debug", r"^list_(add|del) corruption"),
-)]
-
 
 @dataclass(frozen=True)
 class State:
@@ -247,7 +231,7 @@ class Detectors:
             if r.facility != 0 or r.level > dmesg.WARN_LEVEL or \
                     dmesg.allowed(r.text, self.allow):
                 continue
-            for name, pattern in REPORTS:
+            for name, pattern in dmesg.RULES.reports:
                 if name not in found and pattern.search(r.text):
                     found[name] = r
         return found

@@ -1,11 +1,12 @@
 """The kernel log: /dev/kmsg records, the taint mask, and igt_runner's rules.
 
 A test's kernel records are judged as igt_runner does: any record at level
-warning or worse (level <= 4) that the allow-list does not match turns pass
-and warn into dmesg-warn and fail into dmesg-fail. Records written from
+warning or worse (level <= 4) that no "allow" rule matches turns pass and
+warn into dmesg-warn and fail into dmesg-fail. Records written from
 userspace (facility != 0: test markers and the like) are never kernel
 complaints and are not judged. A taint bit that appears during the test
-makes it dmesg-fail whatever its result was.
+makes it dmesg-fail whatever its result was, unless the rules ignore it.
+The rules are lib/kernel-log.rules, which the kselftests' C oracles share.
 """
 import os
 import re
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 KMSG = "/dev/kmsg"
 TAINTED = "/proc/sys/kernel/tainted"
 WARN_LEVEL = 4
-# O (4096, out-of-tree) and E (8192, unsigned): how refgem itself is loaded.
-IGNORED_TAINT = 4096 | 8192
+RULES_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__)))), "lib", "kernel-log.rules")
 # Taint letters by bit number, as in Documentation/admin-guide/tainted-kernels.
 TAINT_LETTERS = "PFSRMBUDAWCIOELKXTN"
 LOST = "refgem-runner: kernel log records were lost (kmsg overrun)"
@@ -73,24 +75,56 @@ class Scoped:
 _SCOPED = re.compile(r"\[(.+?)\] (.+)")
 
 
-def load_allowlist(path):
-    """Regexes (searched in a record's text) from path, "[TEST-REGEX]
-    RECORD-REGEX" for the tests whose names TEST-REGEX matches only (see
-    Scoped); # comments allowed."""
-    patterns = []
+@dataclass(frozen=True)
+class Rules:
+    """What lib/kernel-log.rules says: allow entries (regexes and Scoped),
+    detector reports as (name, regex), taint bits a test may gain."""
+    allow: tuple = ()
+    reports: tuple = ()
+    ignored_taint: int = 0
+
+
+def load_rules(path=RULES_PATH):
+    """The Rules of a kernel-log rules file (its format is in the file)."""
+    allow, reports, taint = [], [], 0
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
+            verb, _, arg = line.partition(" ")
             try:
-                m = _SCOPED.fullmatch(line)
-                patterns.append(Scoped(re.compile(m.group(1)),
-                                       re.compile(m.group(2))) if m
-                                else re.compile(line))
+                if verb == "allow" and arg:
+                    m = _SCOPED.fullmatch(arg)
+                    allow.append(Scoped(re.compile(m.group(1)),
+                                        re.compile(m.group(2))) if m
+                                 else re.compile(arg))
+                elif verb == "report" and " " in arg.strip():
+                    name, _, pattern = arg.strip().partition(" ")
+                    reports.append((name, re.compile(pattern)))
+                elif verb == "taint-ignore" and arg:
+                    for letter in arg.strip():
+                        if letter not in TAINT_LETTERS:
+                            raise ValueError(f"{path}:{lineno}: no taint "
+                                             f"letter {letter!r}")
+                        taint |= 1 << TAINT_LETTERS.index(letter)
+                else:
+                    raise ValueError(f"{path}:{lineno}: not a rule: "
+                                     f"{line!r}")
             except re.error as e:
                 raise ValueError(f"{path}:{lineno}: bad regex {line!r}: {e}")
-    return patterns
+    return Rules(tuple(allow), tuple(reports), taint)
+
+
+# The project's rules: what the runner uses unless told another file.
+RULES = load_rules()
+IGNORED_TAINT = RULES.ignored_taint
+
+
+def use_rules(rules):
+    """Make rules the ones judged by default (the runner's --kernel-log-rules)."""
+    global RULES, IGNORED_TAINT
+    RULES, IGNORED_TAINT = rules, rules.ignored_taint
 
 
 def allowed(text, allow, test=None):
@@ -111,9 +145,12 @@ def taint_letters(bits):
 
 
 def judge(result, records, allow, taint_before, taint_after,
-          ignored=IGNORED_TAINT, test=None):
+          ignored=None, test=None):
     """(result after the kernel log's verdict, the lines that decided it);
-    ignored: taint bits that may appear; test: the judged test's name."""
+    ignored: taint bits that may appear (default: the rules'); test: the
+    judged test's name."""
+    if ignored is None:
+        ignored = IGNORED_TAINT
     found = warnings(records, allow, test)
     new = taint_after & ~taint_before & ~ignored
     if new:

@@ -55,7 +55,6 @@ from .run_kunit import KunitCases
 from .tap import TapParser
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_ALLOWLIST = os.path.join(TOOLS, "dmesg-allowlist.txt")
 # What --resume says happened to a test the dead guest left incomplete.
 DIED = {
     "crash": "the guest died while this test ran (no exit status: kernel "
@@ -121,8 +120,9 @@ def parse_args(argv):
                    help="with --resume: the console log of the guest that "
                         "died; its last boot's tail goes into the kernel log "
                         "of the tests it left incomplete")
-    p.add_argument("--dmesg-allowlist", default=DEFAULT_ALLOWLIST,
-                   metavar="FILE", help="default: %(default)s")
+    p.add_argument("--kernel-log-rules", default=dmesg.RULES_PATH,
+                   metavar="FILE", help="which kernel records and taint "
+                   "count against a test (default: %(default)s)")
     p.add_argument("--detectors", action="store_true",
                    help="a debug kernel: check that its bug detectors are "
                         "live first (detectors@live), judge every test by "
@@ -468,7 +468,9 @@ def main(argv=None, klog=None, detector_root="/", boot_log=None):
     boot_log gives the whole kernel log (stand-ins in self-tests)."""
     args = parse_args(argv)
     try:
-        allow = dmesg.load_allowlist(args.dmesg_allowlist)
+        rules = dmesg.load_rules(args.kernel_log_rules)
+        dmesg.use_rules(rules)
+        allow = rules.allow
         skips = _patterns(args.skips, "skips")
         flakes = _patterns(args.flakes, "flakes")
         if args.shard:
