@@ -206,6 +206,8 @@ def vm_command(target, state, rw, timeout, job, extra_ro=(), driver="",
            "--cwd", top, "--timeout", str(timeout)]
     if target.append:
         cmd += ["--append", target.append]
+    for spec in target.devices:
+        cmd += ["--device", spec]
     cmd += [*vm_args, "--",
             "env", f"TOP={top}", f"MODDIR={k['moddir']}", f"KVER={k['kver']}",
             f"GUEST_MODULES={' '.join(target.modules)}", f"REFGEM_KO={ko}",

@@ -27,6 +27,8 @@ def readme_table(table):
         guest = PROFILE_DOC[t.profile]
         if t.edu != 2:
             guest += f", {t.edu} edu" if t.edu else ", no edu device"
+        for spec in t.devices:
+            guest += f", `{spec}`"
         groups = ", ".join(f"`make {g}`" for g in t.groups)
         rows.append(f"| `{t.name}` | {t.kernel.doc} | {guest} | {t.doc} "
                     f"| {groups} |")

@@ -1,7 +1,7 @@
 """The gate targets of targets.toml: load, check and resolve them.
 
 A target names a kernel (where its image, modules and refgem.ko come
-from), the guest (profile, edu devices, kernel command line), what is
+from), the guest (profile, edu and other PCI devices, kernel command line), what is
 loaded before the tests (modules, refgem and its parameters), the suites
 (IGT binaries, kselftest binaries, runner arguments, environment) and
 its expectation files (expectations/<name>-*.txt). This module only reads
@@ -20,7 +20,7 @@ GROUPS = ("run", "test", "bench")
 # Field name -> the types a value may have.
 FIELDS = {
     "base": str, "kernel": str, "profile": str, "edu": int,
-    "modules": list, "refgem": bool, "params": str, "igt": str,
+    "devices": list, "modules": list, "refgem": bool, "params": str, "igt": str,
     "igt_only": str, "kselftests": str, "extra_kselftests": list,
     "runner": list, "env": dict, "append": str, "vm_timeout": int,
     "groups": list, "ci_shards": int, "doc": str,
@@ -67,6 +67,7 @@ class Target:
     kernel: Kernel
     profile: str
     edu: int
+    devices: tuple      # more QEMU -device specs, each behind a root port
     modules: tuple
     refgem: bool
     params: str
@@ -175,7 +176,11 @@ def parse(doc, where="targets.toml"):
                 raise TargetError(f"{where}: target {name}: env {k} must "
                                   "be a string")
         f["kernel"] = kernels[f["kernel"]]
-        for k in ("modules", "extra_kselftests", "runner", "groups"):
+        for k in ("devices", "modules", "extra_kselftests", "runner",
+                  "groups"):
+            if not all(isinstance(v, str) for v in f[k]):
+                raise TargetError(f"{where}: target {name}: {k} must be a "
+                                  "list of strings")
             f[k] = tuple(f[k])
         out[name] = Target(name=name, **f)
     return out

@@ -6,6 +6,7 @@ import os
 import tempfile
 import threading
 import unittest
+import unittest.mock
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -84,3 +85,56 @@ class VmctlTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FakeQmp:
+    """query-pci with one device at 00:03.0 behind port rp3; records the
+    rest."""
+
+    def __init__(self):
+        self.calls = []
+
+    def command(self, name, **args):
+        self.calls.append((name, args))
+        if name == "query-pci":
+            return [{"bus": 0, "devices": [{
+                "bus": 0, "slot": 2, "function": 0, "qdev_id": "rp3",
+                "pci_bridge": {"bus": {"number": 3}, "devices": [{
+                    "bus": 3, "slot": 0, "function": 0,
+                    "qdev_id": "dev3"}]}}]}]
+        return {}
+
+    def wait_event(self, *args):
+        return {}
+
+
+class DeviceTest(unittest.TestCase):
+    """--device: extra PCI devices behind root ports, plugged back as
+    they were given."""
+
+    def args(self, *argv):
+        with unittest.mock.patch("sys.argv", ["refgem-vm", "--kernel", "k",
+                                              "--state", "s", *argv, "true"]):
+            return refgem_vm.parse_args()
+
+    def test_command_line(self):
+        a = self.args("--edu", "2", "--device",
+                      "virtio-gpu-pci,iommu_platform=on")
+        cmd = refgem_vm.qemu_command(a, "initrd", [])
+        self.assertIn("pcie-root-port,id=rp3,slot=3,chassis=3", cmd)
+        self.assertIn("virtio-gpu-pci,iommu_platform=on,bus=rp3,id=dev3", cmd)
+
+    def test_replug_with_its_properties(self):
+        a = self.args("--edu", "2", "--device",
+                      "virtio-gpu-pci,iommu_platform=on,max_outputs=1")
+        specs = refgem_vm.device_specs(a)
+        self.assertEqual(specs, {"dev3": ("virtio-gpu-pci", {
+            "iommu_platform": True, "max_outputs": 1})})
+        with tempfile.TemporaryDirectory() as d:
+            v = refgem_vm.Vmctl(d, "/nonexistent", threading.Event(), specs)
+            v.qmp = FakeQmp()
+            v.handle("unplug", "0000:03:00.0")
+            v.handle("replug", "0000:03:00.0")
+        self.assertEqual(v.qmp.calls[-1], ("device_add", {
+            "driver": "virtio-gpu-pci", "bus": "rp3", "id": "dev3",
+            "iommu_platform": True, "max_outputs": 1}))
