@@ -594,18 +594,6 @@ FIXTURE(fault) {
 	struct ctx c;
 };
 
-static int read_long(const char *path, long *val)
-{
-	char buf[32], *end;
-	int ret;
-
-	ret = gemlib_sysfs_read(path, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	*val = strtol(buf, &end, 10);
-	return end == buf ? -EPROTO : 0;
-}
-
 FIXTURE_SETUP(fault)
 {
 	size_t i;
@@ -621,7 +609,7 @@ FIXTURE_SETUP(fault)
 		if (access(needs[i], F_OK))
 			SKIP(return, "no %s (%s): no fault injection in this kernel (CONFIG_FAULT_INJECTION_DEBUG_FS, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC)",
 			     needs[i], strerror(errno));
-	if (read_long(DMA_ERRORS, &self->dma_errors)) {
+	if (gemlib_read_long(DMA_ERRORS, &self->dma_errors)) {
 		self->dma_errors = -1;
 		TH_LOG("no DMA-API debug (%s): its error_count is not checked",
 		       DMA_ERRORS);
@@ -667,7 +655,7 @@ FIXTURE_TEARDOWN(fault)
 					 strerror(-ret));
 	}
 	if (self->dma_errors >= 0) {
-		ret = read_long(DMA_ERRORS, &errors);
+		ret = gemlib_read_long(DMA_ERRORS, &errors);
 		EXPECT_EQ(0, ret) TH_LOG("reading %s: %s", DMA_ERRORS,
 					 strerror(-ret));
 		if (!ret) {

@@ -150,6 +150,9 @@ unsigned long gemlib_klog_ignored_taint(const struct gemlib_klog_rules *rules);
 
 /* Kernel state for oracles (lib/kernel.c): raw readers, no judgement. */
 
+/* The decimal number that @path holds (sysfs, debugfs, procfs). */
+int gemlib_read_long(const char *path, long *val);
+
 /* /proc/sys/kernel/tainted. */
 int gemlib_taint(unsigned long *taint);
 

@@ -14,7 +14,7 @@
 
 #include "gemlib.h"
 
-static int read_long(const char *path, long *val)
+int gemlib_read_long(const char *path, long *val)
 {
 	char buf[64], *end;
 	int ret;
@@ -34,7 +34,7 @@ int gemlib_taint(unsigned long *taint)
 	long val;
 	int ret;
 
-	ret = read_long("/proc/sys/kernel/tainted", &val);
+	ret = gemlib_read_long("/proc/sys/kernel/tainted", &val);
 	if (!ret)
 		*taint = val;
 	return ret;
@@ -42,12 +42,12 @@ int gemlib_taint(unsigned long *taint)
 
 int gemlib_swiotlb_used(long *slots)
 {
-	return read_long("/sys/kernel/debug/swiotlb/io_tlb_used", slots);
+	return gemlib_read_long("/sys/kernel/debug/swiotlb/io_tlb_used", slots);
 }
 
 int gemlib_swiotlb_slots(long *slots)
 {
-	return read_long("/sys/kernel/debug/swiotlb/io_tlb_nslabs", slots);
+	return gemlib_read_long("/sys/kernel/debug/swiotlb/io_tlb_nslabs", slots);
 }
 
 int gemlib_module_loaded(const char *name)
