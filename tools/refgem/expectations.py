@@ -7,7 +7,9 @@ Only a leading "igt@" is stripped; any other suite keeps its whole name, so
 a kselftest is written "kselftest@<binary>@fixture.test". That keeps the two
 suites apart and every name in a file unambiguous.
 
-fails:  "name,Result" per line, Result as deqp-runner spells it (below).
+fails:  "name,Result" per line, Result as deqp-runner spells it (below);
+        our extension "Fail|DmesgFail" expects either, for a failure whose
+        kernel warning races with the test (say why in a comment).
 flakes, skips: one Python regex per line, searched (not anchored) in the
 name, as deqp-runner's RegexSet does. In all three files blank lines and
 lines starting with "#" are ignored; a missing file is an empty list.
@@ -68,9 +70,10 @@ def read_fails(path):
         where = f"{path}:{lineno}"
         if not sep or not name:
             raise ExpectationError(f"{where}: expected 'name,Result', got {line!r}")
-        if result not in known:
-            raise ExpectationError(f"{where}: unknown Result {result!r} "
-                                   f"(one of {', '.join(sorted(known))})")
+        for one in result.split("|"):
+            if one not in known:
+                raise ExpectationError(f"{where}: unknown Result {one!r} "
+                                       f"(one of {', '.join(sorted(known))})")
         if name in fails:
             raise ExpectationError(f"{where}: {name} is listed twice")
         fails[name] = result

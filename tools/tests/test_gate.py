@@ -96,6 +96,19 @@ class GateTest(unittest.TestCase):
                               fails="refgem_basic@mmap,DmesgWarn\n")
         self.assertEqual(code, 0, out)
 
+    def test_either_of_two_results(self):
+        fails = "refgem_basic@mmap,Fail|DmesgFail\n"
+        for result in ("fail", "dmesg-fail"):
+            code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": result},
+                                  fails=fails)
+            self.assertEqual(code, 0, out)
+        code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "crash"},
+                              fails=fails)
+        self.assertEqual(code, 1)
+        self.assertIn("(expected Fail|DmesgFail)", out)
+        code, out = self.gate(CLEAN, fails="refgem_basic@mmap,Fail|Bogus\n")
+        self.assertEqual(code, 2, out)
+
     def test_notrun_fails(self):
         code, out = self.gate({**CLEAN, "igt@refgem_basic@mmap": "notrun"})
         self.assertEqual(code, 1)
