@@ -13,8 +13,9 @@
  * - swiotlb's io_tlb_used (swiotlb=force only): right after take-away it is
  *   its start minus the device's 256-slot driver-owned table (plus what
  *   other devices still map), not only once everything is closed;
- * - the kernel log from the test's start: no WARNING, BUG, DMA-API, DMAR
- *   fault, lockdep, KASAN, ... report; and no new taint bit but O and E.
+ * - gem_ksft.h's, driver-agnostic: the kernel log from the test's start
+ *   (no WARNING, BUG, DMA-API, DMAR fault, lockdep, KASAN, ... report),
+ *   no new taint bit but O and E, swiotlb back at its start at the end.
  */
 #ifndef REFGEM_KSFT_H
 #define REFGEM_KSFT_H
@@ -30,12 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gem_ksft.h"
 #include "refgem.h"
-
-/* lib/kernel-log.rules, the runner's rules, as a string (the Makefile's). */
-static const char rk_kernel_log_rules[] =
-#include "kernel_log_rules.h"
-	;
 
 /*
  * Per-test timeout (TEST_F_TIMEOUT): well above lib's 30 s wait for a
@@ -79,23 +76,8 @@ static inline const char *rk_how_name(enum rk_how how)
 	}
 }
 
-static inline long rk_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline void rk_sleep_ms(long ms)
-{
-	const struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (ms % 1000) * 1000000,
-	};
-
-	nanosleep(&ts, NULL);
-}
+#define rk_now_ms	gk_now_ms
+#define rk_sleep_ms	gk_sleep_ms
 
 /* Device handling: no assertions, errnos only (teardown uses them too). */
 
@@ -219,12 +201,7 @@ static inline int rk_restore(const char *bdf, enum rk_how how)
 } while (0)
 
 /* swiotlb's used slots, or -1 when there is no swiotlb (IOMMU profile). */
-static inline long rk_io(void)
-{
-	long slots;
-
-	return gemlib_swiotlb_used(&slots) ? -1 : slots;
-}
+#define rk_io		gk_io
 
 /* The mappings a device holds when it is taken away, for messages. */
 struct rk_held {
@@ -249,14 +226,9 @@ rk_held_add(struct rk_held *h, long maps, const char *fmt, ...)
 }
 
 struct rk_oracle {
-	int kmsg;		/* /dev/kmsg from the test's start, or -1 */
-	int kmsg_bad;		/* bad kernel records seen so far */
-	struct gemlib_klog_rules *rules;	/* judge kmsg's records */
-	char test[256];		/* the runner's name of the test */
-	unsigned long taint;
+	struct gk_oracle g;	/* kernel log, taint, swiotlb baseline */
 	struct refgem_counters start;	/* at the test's start */
 	struct refgem_counters pre;	/* right before the take-away */
-	long io_start;		/* -1: no swiotlb, that oracle is off */
 };
 
 /*
@@ -268,54 +240,16 @@ struct rk_oracle {
 static inline bool rk_begin(struct __test_metadata *_metadata,
 			    struct rk_oracle *o, const char *variant)
 {
-	static struct gemlib_klog_rules *rules;
-	char err[256];
 	int ret;
 
-	o->kmsg = -1;
-	o->kmsg_bad = 0;
-	o->io_start = -1;
-	/* The TAP name: the runner files kernel records under it. */
-	gemlib_kmsg("refgem-ksft: starting %s%s%s.%s",
-		    _metadata->fixture->name, *variant ? "." : "", variant,
-		    _metadata->name);
-	/* The harness's TAP name, as the runner names the test. */
-	snprintf(o->test, sizeof(o->test), "kselftest@%s@%s%s%s.%s",
-		 program_invocation_short_name, _metadata->fixture->name,
-		 *variant ? "." : "", variant, _metadata->name);
-	if (!rules) {
-		ret = gemlib_klog_rules_parse(rk_kernel_log_rules, &rules, err,
-					      sizeof(err));
-		EXPECT_EQ(0, ret)
-			TH_LOG("lib/kernel-log.rules: %s", err);
-		if (ret)
-			return false;
-	}
-	o->rules = rules;
-	if (geteuid())
-		SKIP(return false, "needs root (sysfs, debugfs, /dev/kmsg)");
-	ret = gemlib_kmsg_open();
-	if (ret < 0)
-		SKIP(return false, "cannot read /dev/kmsg: %s", strerror(-ret));
-	o->kmsg = ret;
-	ret = gemlib_taint(&o->taint);
-	if (ret)
-		SKIP(return false, "cannot read the taint mask: %s",
-		     strerror(-ret));
+	if (!gk_begin_kernel(_metadata, &o->g, variant))
+		return false;
 	ret = refgem_counters_read(&o->start);
 	if (ret)
 		SKIP(return false, "cannot read %s (debugfs mounted, refgem loaded?): %s",
 		     REFGEM_COUNTERS_PATH, strerror(-ret));
 	o->pre = o->start;
-	ret = gemlib_swiotlb_used(&o->io_start);
-	if (ret == -ENOENT) {
-		o->io_start = -1;
-		TH_LOG("no swiotlb pool (io_tlb_used absent): the io_tlb_used oracle is skipped");
-	} else if (ret) {
-		SKIP(return false, "cannot read io_tlb_used: %s",
-		     strerror(-ret));
-	}
-	return true;
+	return gk_begin_io(_metadata, &o->g);
 }
 
 /* Right before the take-away: what maps_revoked is measured from. */
@@ -355,14 +289,14 @@ static inline void rk_check_taken(struct __test_metadata *_metadata,
 		TH_LOG("owned_maps_live %ld after %s, was %ld: the driver-owned table outlived its device",
 		       c.v[REFGEM_C_OWNED_MAPS_LIVE], rk_how_name(how),
 		       o->pre.v[REFGEM_C_OWNED_MAPS_LIVE]);
-	if (o->io_start < 0)
+	if (o->g.io_start < 0)
 		return;
 	io = rk_io();
-	EXPECT_EQ(o->io_start - RK_SCRATCH_SLOTS + other_slots, io)
+	EXPECT_EQ(o->g.io_start - RK_SCRATCH_SLOTS + other_slots, io)
 		TH_LOG("io_tlb_used %ld right after %s, expected %ld: %ld swiotlb slots still mapped (%s)",
 		       io, rk_how_name(how),
-		       o->io_start - RK_SCRATCH_SLOTS + other_slots,
-		       io - (o->io_start - RK_SCRATCH_SLOTS + other_slots),
+		       o->g.io_start - RK_SCRATCH_SLOTS + other_slots,
+		       io - (o->g.io_start - RK_SCRATCH_SLOTS + other_slots),
 		       what);
 }
 
@@ -396,70 +330,21 @@ static inline void rk_check_closed(struct __test_metadata *_metadata,
 static inline void rk_check_io_back(struct __test_metadata *_metadata,
 				    struct rk_oracle *o)
 {
-	long io;
-
-	if (o->io_start < 0)
-		return;
-	io = rk_io();
-	EXPECT_EQ(o->io_start, io)
-		TH_LOG("io_tlb_used %ld once everything is closed and rebound, %ld at the start",
-		       io, o->io_start);
+	gk_check_io_back(_metadata, &o->g);
 }
 
-/*
- * Read the kernel log up to now, counting (and showing) the records that
- * count against the test by lib/kernel-log.rules. Long tests call it as
- * they go, before the ring buffer wraps.
- */
+/* Read the kernel log up to now (gk_drain_kernel_log()). */
 static inline void rk_drain_kernel_log(struct __test_metadata *_metadata,
 				       struct rk_oracle *o)
 {
-	struct gemlib_kmsg_record rec;
-	int ret;
-
-	if (o->kmsg < 0)
-		return;
-	while ((ret = gemlib_kmsg_next(o->kmsg, &rec))) {
-		if (ret == -EPIPE) {
-			TH_LOG("kernel log records were lost before they could be read");
-			o->kmsg_bad++;
-			continue;
-		}
-		if (ret < 0) {
-			TH_LOG("reading /dev/kmsg: %s", strerror(-ret));
-			o->kmsg_bad++;
-			return;
-		}
-		if (gemlib_klog_counts(o->rules, &rec, o->test)) {
-			TH_LOG("kernel: <%d> %s", rec.level, rec.text);
-			o->kmsg_bad++;
-		}
-	}
+	gk_drain_kernel_log(_metadata, &o->g);
 }
 
-/*
- * Last thing in every FIXTURE_TEARDOWN (EXPECTs only): the kernel log since
- * the test's start and the taint mask.
- */
+/* Last thing in every FIXTURE_TEARDOWN: the kernel log and taint. */
 static inline void rk_check_kernel(struct __test_metadata *_metadata,
 				   struct rk_oracle *o)
 {
-	unsigned long taint, gained;
-
-	if (o->kmsg < 0)
-		return;
-	rk_drain_kernel_log(_metadata, o);
-	EXPECT_EQ(0, o->kmsg_bad)
-		TH_LOG("the kernel reported a problem during the test (above)");
-	close(o->kmsg);
-	o->kmsg = -1;
-
-	if (gemlib_taint(&taint))
-		return;
-	gained = taint & ~o->taint & ~gemlib_klog_ignored_taint(o->rules);
-	EXPECT_EQ(0ul, gained)
-		TH_LOG("the kernel gained taint 0x%lx (was 0x%lx, now 0x%lx)",
-		       gained, o->taint, taint);
+	gk_check_kernel(_metadata, &o->g);
 }
 
 /* dma_delay_ms: stall every DMA ioctl inside its drm_dev_enter section. */
@@ -559,11 +444,6 @@ static inline void rk_device_write(struct __test_metadata *_metadata, int fd,
 }
 
 /* A CPU mapping still holds @seed's pattern. */
-#define RK_EXPECT_PATTERN(ptr, len, seed, what) do {			\
-	size_t __bad = gemlib_pattern_check(ptr, len, seed);		\
-									\
-	EXPECT_EQ((size_t)-1, __bad)					\
-		TH_LOG("%s: wrong data at offset %zu", what, __bad);	\
-} while (0)
+#define RK_EXPECT_PATTERN	GK_EXPECT_PATTERN
 
 #endif /* REFGEM_KSFT_H */

@@ -191,8 +191,8 @@ static void unload(struct __test_metadata *_metadata,
 				 strerror(-ret));
 	EXPECT_EQ(0, gemlib_module_loaded(REFGEM_DRIVER_NAME));
 	/* Every device's driver-owned table went with it. */
-	if (self->o.io_start >= 0)
-		EXPECT_EQ(self->o.io_start - self->ndev * RK_SCRATCH_SLOTS,
+	if (self->o.g.io_start >= 0)
+		EXPECT_EQ(self->o.g.io_start - self->ndev * RK_SCRATCH_SLOTS,
 			  rk_io());
 
 	ret = gemlib_module_load(self->ko, self->params);

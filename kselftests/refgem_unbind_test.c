@@ -458,8 +458,8 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 	ASSERT_EQ(0, refgem_device_counter(self->new_fd, REFGEM_C_MAPS_LIVE,
 					   &dev_maps));
 	EXPECT_EQ(2, dev_maps);
-	if (self->o.io_start >= 0)
-		EXPECT_EQ(self->o.io_start + slots, rk_io());
+	if (self->o.g.io_start >= 0)
+		EXPECT_EQ(self->o.g.io_start + slots, rk_io());
 
 	rk_bo_unmap(&self->new_bo);
 	ASSERT_EQ(0, close(self->new_fd));

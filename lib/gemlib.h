@@ -59,6 +59,30 @@ int gemlib_pci_bind(const char *driver, const char *bdf);
 int gemlib_pci_is_bound(const char *driver, const char *bdf);
 
 /*
+ * Any DRM device, not only PCI ones: the sysfs directory (resolved, under
+ * /sys/devices) of the device behind DRM fd @fd, the parent of its DRM
+ * minor (for virtio-gpu ".../0000:03:00.0/virtio0"). -ENODEV when the
+ * device is gone.
+ */
+int gemlib_fd_sysfs_device(int fd, char *path, size_t len);
+
+/*
+ * The resolved sysfs directory of the driver bound to device @dev;
+ * -ENOENT when none is.
+ */
+int gemlib_sysfs_device_driver(const char *dev, char *drv, size_t len);
+
+/*
+ * The bus address of the nearest PCI device at or above sysfs device
+ * directory @dev (@dev itself for a PCI device); -ENOENT when there is none.
+ */
+int gemlib_sysfs_pci_ancestor(const char *dev, char *bdf, size_t len);
+
+/* <@drv>/unbind, <@drv>/bind <- the name of device @dev (a path or a name). */
+int gemlib_driver_unbind(const char *drv, const char *dev);
+int gemlib_driver_bind(const char *drv, const char *dev);
+
+/*
  * Wait up to @timeout_ms for a DRM node of @type to appear under @bdf and
  * open it. Returns the fd or a negative errno (-ETIMEDOUT).
  */
@@ -67,8 +91,9 @@ int gemlib_open_bdf(const char *bdf, enum gemlib_node type, int timeout_ms);
 /*
  * QEMU hot-unplug and re-plug of the PCI device at @bdf, asked of the host
  * through the guest launcher (lib/vmctl.c). Returns once the guest has
- * removed the device (or bound a driver to it again); -ENOTSUP when not in a refgem-vm
- * guest (REFGEM_VMCTL unset).
+ * removed the device (or bound a driver to it again); -ENOTSUP when not
+ * in a refgem-vm guest (REFGEM_VMCTL unset) or when QEMU cannot hot-unplug
+ * that device (the launcher says why on stderr).
  */
 int gemlib_vm_unplug(const char *bdf);
 int gemlib_vm_replug(const char *bdf);

@@ -3,8 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "gemlib.h"
@@ -76,4 +80,92 @@ int gemlib_pci_is_bound(const char *driver, const char *bdf)
 	if (access(path, F_OK) == 0)
 		return 1;
 	return errno == ENOENT ? 0 : -errno;
+}
+
+int gemlib_fd_sysfs_device(int fd, char *path, size_t len)
+{
+	char link[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!S_ISCHR(st.st_mode))
+		return -ENOTTY;
+	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u/device",
+		 major(st.st_rdev), minor(st.st_rdev));
+	if (!realpath(link, real))
+		return errno == ENOENT ? -ENODEV : -errno;
+	if (strlen(real) >= len)
+		return -ENAMETOOLONG;
+	strcpy(path, real);
+	return 0;
+}
+
+int gemlib_sysfs_device_driver(const char *dev, char *drv, size_t len)
+{
+	char link[PATH_MAX], real[PATH_MAX];
+
+	snprintf(link, sizeof(link), "%s/driver", dev);
+	if (!realpath(link, real))
+		return -errno;
+	if (strlen(real) >= len)
+		return -ENAMETOOLONG;
+	strcpy(drv, real);
+	return 0;
+}
+
+/* Whether sysfs device directory @dev is on the PCI bus. */
+static bool is_pci(const char *dev)
+{
+	char link[PATH_MAX], real[PATH_MAX];
+	const char *base;
+
+	snprintf(link, sizeof(link), "%s/subsystem", dev);
+	if (!realpath(link, real))
+		return false;
+	base = strrchr(real, '/');
+	return base && !strcmp(base + 1, "pci");
+}
+
+int gemlib_sysfs_pci_ancestor(const char *dev, char *bdf, size_t len)
+{
+	char path[PATH_MAX];
+	char *slash;
+
+	if (strlen(dev) >= sizeof(path))
+		return -ENAMETOOLONG;
+	strcpy(path, dev);
+	while (strncmp(path, "/sys/devices/", 13) == 0) {
+		if (is_pci(path)) {
+			slash = strrchr(path, '/');
+			if (strlen(slash + 1) >= len)
+				return -ENAMETOOLONG;
+			strcpy(bdf, slash + 1);
+			return 0;
+		}
+		slash = strrchr(path, '/');
+		if (!slash || slash == path)
+			break;
+		*slash = '\0';
+	}
+	return -ENOENT;
+}
+
+static int driver_write(const char *drv, const char *file, const char *dev)
+{
+	const char *name = strrchr(dev, '/');
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", drv, file);
+	return gemlib_sysfs_write(path, name ? name + 1 : dev);
+}
+
+int gemlib_driver_unbind(const char *drv, const char *dev)
+{
+	return driver_write(drv, "unbind", dev);
+}
+
+int gemlib_driver_bind(const char *drv, const char *dev)
+{
+	return driver_write(drv, "bind", dev);
 }

@@ -61,6 +61,9 @@ static int vmctl_request(const char *op, const char *bdf)
 			if (!strncmp(answer, "ok", 2))
 				return 0;
 			fprintf(stderr, "refgem-vm: %s %s: %s", op, bdf, answer);
+			/* The machine cannot, as opposed to failed to. */
+			if (!strncmp(answer, "unsupported", 11))
+				return -ENOTSUP;
 			return -EIO;
 		}
 		sleep_ms(20);

@@ -138,8 +138,10 @@ def binaries(target, opts, top=TOP):
         found = _executables(d) if os.path.isdir(d) else []
         if not found:
             raise Setup(f"no kselftest binaries in {d} (make build?)")
+        only = re.compile(target.kselftest_only)
         for n in found:
-            args += ["--kselftest", n]
+            if only.search(os.path.basename(n)):
+                args += ["--kselftest", n]
         for n in target.extra_kselftests:
             args += ["--kselftest", os.path.join(top, n)]
     if not args:

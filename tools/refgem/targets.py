@@ -21,7 +21,8 @@ GROUPS = ("run", "test", "bench")
 FIELDS = {
     "base": str, "kernel": str, "profile": str, "edu": int,
     "devices": list, "modules": list, "refgem": bool, "params": str, "igt": str,
-    "igt_only": str, "kselftests": str, "extra_kselftests": list,
+    "igt_only": str, "kselftests": str, "kselftest_only": str,
+    "extra_kselftests": list,
     "runner": list, "env": dict, "append": str, "vm_timeout": int,
     "groups": list, "ci_shards": int, "doc": str,
 }
@@ -74,6 +75,7 @@ class Target:
     igt: str
     igt_only: str
     kselftests: str
+    kselftest_only: str
     extra_kselftests: tuple
     runner: tuple
     env: dict = field(hash=False)
@@ -166,11 +168,12 @@ def parse(doc, where="targets.toml"):
         if f["edu"] < 0 or f["vm_timeout"] <= 0 or f["ci_shards"] < 0:
             raise TargetError(f"{where}: target {name}: edu, vm_timeout "
                               "and ci_shards must not be negative")
-        try:
-            re.compile(f["igt_only"])
-        except re.error as e:
-            raise TargetError(f"{where}: target {name}: igt_only: {e}"
-                              ) from None
+        for k in ("igt_only", "kselftest_only"):
+            try:
+                re.compile(f[k])
+            except re.error as e:
+                raise TargetError(f"{where}: target {name}: {k}: {e}"
+                                  ) from None
         for k, v in f["env"].items():
             if not isinstance(v, str):
                 raise TargetError(f"{where}: target {name}: env {k} must "

@@ -184,3 +184,25 @@ class RunTest(unittest.TestCase):
         self.assertEqual(calls, [])
         self.assertEqual(rc, 2)
         self.assertTrue(any("make build" in l for l in lines), lines)
+
+
+class BinariesTest(unittest.TestCase):
+    def test_kselftest_only_keeps_the_names_it_matches(self):
+        import dataclasses
+        with tempfile.TemporaryDirectory() as top:
+            os.mkdir(os.path.join(top, "ks"))
+            for n in ("gem_takeaway_test", "refgem_unbind_test"):
+                p = os.path.join(top, "ks", n)
+                with open(p, "w") as f:
+                    f.write("#!/bin/sh\n")
+                os.chmod(p, 0o755)
+            t = targets.parse(MINIMAL)["a"]
+            opts = boot.Options(results_root=top)
+            self.assertEqual(
+                [os.path.basename(a) for a in
+                 boot.binaries(t, opts, top)[1::2]],
+                ["gem_takeaway_test", "refgem_unbind_test"])
+            t = dataclasses.replace(t, kselftest_only="^gem_takeaway_test$")
+            self.assertEqual(boot.binaries(t, opts, top),
+                             ["--kselftest",
+                              os.path.join(top, "ks", "gem_takeaway_test")])

@@ -14,7 +14,7 @@ MINIMAL = {
                      "driver": "d"}},
     "defaults": {"kernel": "k", "profile": "swiotlb", "edu": 2,
                  "devices": [], "modules": [], "refgem": True, "params": "", "igt": "",
-                 "igt_only": "", "kselftests": "ks",
+                 "igt_only": "", "kselftests": "ks", "kselftest_only": "",
                  "extra_kselftests": [], "runner": [], "env": {"A": "1"},
                  "append": "", "vm_timeout": 10, "groups": ["run"],
                  "ci_shards": 0, "doc": "d"},
@@ -89,6 +89,7 @@ class TableTest(unittest.TestCase):
             (with_target(base="x"), "its base names itself"),
             (with_target(base="nope"), "no target 'nope'"),
             (with_target(igt_only="("), "igt_only"),
+            (with_target(kselftest_only="[a-"), "kselftest_only"),
             (with_target(env={"N": 3}), "env N must be a string"),
             ({**MINIMAL, "extra": {}}, "unknown section 'extra'"),
         ]

@@ -91,11 +91,14 @@ class FakeQmp:
     """query-pci with one device at 00:03.0 behind port rp3; records the
     rest."""
 
-    def __init__(self):
+    def __init__(self, hotpluggable=True):
         self.calls = []
+        self.hotpluggable = hotpluggable
 
     def command(self, name, **args):
         self.calls.append((name, args))
+        if name == "qom-get":
+            return self.hotpluggable
         if name == "query-pci":
             return [{"bus": 0, "devices": [{
                 "bus": 0, "slot": 2, "function": 0, "qdev_id": "rp3",
@@ -138,3 +141,18 @@ class DeviceTest(unittest.TestCase):
         self.assertEqual(v.qmp.calls[-1], ("device_add", {
             "driver": "virtio-gpu-pci", "bus": "rp3", "id": "dev3",
             "iommu_platform": True, "max_outputs": 1}))
+
+    def test_not_hotpluggable_is_unsupported(self):
+        """QEMU refuses device_del for some types (virtio-gpu-pci): the
+        guest hears "unsupported" (lib: -ENOTSUP, a skip), not an error,
+        and nothing is deleted."""
+        with tempfile.TemporaryDirectory() as d:
+            v = refgem_vm.Vmctl(d, "/nonexistent", threading.Event())
+            v.qmp = FakeQmp(hotpluggable=False)
+            with self.assertRaisesRegex(refgem_vm.Unsupported,
+                                        "cannot hot-unplug dev3"):
+                v.handle("unplug", "0000:03:00.0")
+        self.assertNotIn("device_del", [c for c, _ in v.qmp.calls])
+        self.assertIn(("qom-get", {"path": "/machine/peripheral/dev3",
+                                   "property": "hotpluggable"}),
+                      v.qmp.calls)
