@@ -51,14 +51,25 @@ int gemlib_sysfs_read(const char *path, char *buf, size_t len)
 	return err;
 }
 
+/* @drv's (a driver's sysfs directory) @file <- @dev's name. */
+static int driver_write(const char *drv, const char *file, const char *dev)
+{
+	const char *name = strrchr(dev, '/');
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/%s", drv, file) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return gemlib_sysfs_write(path, name ? name + 1 : dev);
+}
+
 static int pci_driver_write(const char *driver, const char *file,
 			    const char *bdf)
 {
-	char path[PATH_MAX];
+	char drv[PATH_MAX];
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/%s", driver,
-		 file);
-	return gemlib_sysfs_write(path, bdf);
+	snprintf(drv, sizeof(drv), "/sys/bus/pci/drivers/%s", driver);
+	return driver_write(drv, file, bdf);
 }
 
 int gemlib_pci_unbind(const char *driver, const char *bdf)
@@ -82,10 +93,24 @@ int gemlib_pci_is_bound(const char *driver, const char *bdf)
 	return errno == ENOENT ? 0 : -errno;
 }
 
+/* The real path of sysfs link @link into @out. */
+static int resolve(const char *link, char *out, size_t len)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(link, real))
+		return -errno;
+	if (strlen(real) >= len)
+		return -ENAMETOOLONG;
+	strcpy(out, real);
+	return 0;
+}
+
 int gemlib_fd_sysfs_device(int fd, char *path, size_t len)
 {
-	char link[PATH_MAX], real[PATH_MAX];
+	char link[PATH_MAX];
 	struct stat st;
+	int ret;
 
 	if (fstat(fd, &st))
 		return -errno;
@@ -93,25 +118,16 @@ int gemlib_fd_sysfs_device(int fd, char *path, size_t len)
 		return -ENOTTY;
 	snprintf(link, sizeof(link), "/sys/dev/char/%u:%u/device",
 		 major(st.st_rdev), minor(st.st_rdev));
-	if (!realpath(link, real))
-		return errno == ENOENT ? -ENODEV : -errno;
-	if (strlen(real) >= len)
-		return -ENAMETOOLONG;
-	strcpy(path, real);
-	return 0;
+	ret = resolve(link, path, len);
+	return ret == -ENOENT ? -ENODEV : ret;
 }
 
 int gemlib_sysfs_device_driver(const char *dev, char *drv, size_t len)
 {
-	char link[PATH_MAX], real[PATH_MAX];
+	char link[PATH_MAX];
 
 	snprintf(link, sizeof(link), "%s/driver", dev);
-	if (!realpath(link, real))
-		return -errno;
-	if (strlen(real) >= len)
-		return -ENAMETOOLONG;
-	strcpy(drv, real);
-	return 0;
+	return resolve(link, drv, len);
 }
 
 /* Whether sysfs device directory @dev is on the PCI bus. */
@@ -151,14 +167,6 @@ int gemlib_sysfs_pci_ancestor(const char *dev, char *bdf, size_t len)
 	return -ENOENT;
 }
 
-static int driver_write(const char *drv, const char *file, const char *dev)
-{
-	const char *name = strrchr(dev, '/');
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", drv, file);
-	return gemlib_sysfs_write(path, name ? name + 1 : dev);
-}
 
 int gemlib_driver_unbind(const char *drv, const char *dev)
 {
