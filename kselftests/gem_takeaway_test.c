@@ -9,7 +9,8 @@
  *
  * Held across the take-away: a dumb BO (handle, mmap), a dma-buf of one
  * alone, 64 BOs, another device's BO imported into the device under test
- * (the mapping its import made), and a BO in each of five take-away and
+ * (the mapping its import made), a BO of the device under test imported
+ * into another device, and a BO in each of five take-away and
  * give-back cycles. Fixture unload: the driver's module cannot be unloaded
  * while a DRM file or a dma-buf is held.
  *
@@ -111,13 +112,14 @@ static bool gt_same_device(int fd, const struct gt_dev *d)
 }
 
 /*
- * Another DRM device to export a BO from, into @d's device: vgem's, else
- * refgem's, else a second device of @d's driver. Returns its primary
- * node's fd (its driver's name in @name) or -ENOENT.
+ * Another DRM device to share a BO with @d's device: one of driver
+ * @first, else of vgem or refgem, else a second device of @d's driver.
+ * Returns its primary node's fd (its driver's name in @name) or -ENOENT.
  */
-static int gt_open_peer(const struct gt_dev *d, const char **name)
+static int gt_open_peer(const struct gt_dev *d, const char *first,
+			const char **name)
 {
-	const char *drivers[] = { "vgem", "refgem", d->driver };
+	const char *drivers[] = { first, "vgem", "refgem", d->driver };
 	unsigned int i, j;
 	int fd;
 
@@ -728,7 +730,7 @@ TEST_F_TIMEOUT(takeaway, held_import, GT_TIMEOUT)
 
 	if (self->fd < 0)
 		return;
-	self->peer_fd = gt_open_peer(&self->d, &peer_name);
+	self->peer_fd = gt_open_peer(&self->d, "vgem", &peer_name);
 	if (self->peer_fd < 0)
 		SKIP(return, "no other DRM device (vgem, refgem, a second %s) to export a BO",
 		     self->d.driver);
@@ -762,6 +764,76 @@ TEST_F_TIMEOUT(takeaway, held_import, GT_TIMEOUT)
 	gt_bo_unmap(peer);
 	close(self->dmabuf);
 	self->dmabuf = -1;
+	close(self->peer_fd);
+	self->peer_fd = -1;
+	gt_finish(_metadata, self, variant->how);
+}
+
+/*
+ * The other way round: the device under test's BO exported and imported
+ * into another device (refgem, whose import maps the attachment for its
+ * own device), the dma-buf, its mmap and the import held across the
+ * take-away of the exporter's device. The importer's mapping rightly
+ * stays (its device is there); the exporter's own must go. The importer
+ * then lets go of its attachment with the exporter's device gone.
+ */
+TEST_F_TIMEOUT(takeaway, held_export, GT_TIMEOUT)
+{
+	struct gt_bo *bo = &self->bos[0];
+	long io_before, io_own, io_with, io_taken, io;
+	const char *peer_name = NULL;
+	uint32_t handle;
+	char what[128];
+	int ret;
+
+	if (self->fd < 0)
+		return;
+	self->peer_fd = gt_open_peer(&self->d, "refgem", &peer_name);
+	if (self->peer_fd < 0)
+		SKIP(return, "no other DRM device (refgem, vgem, a second %s) to import a BO",
+		     self->d.driver);
+	io_before = gt_io_settled();
+	gt_bo_new(_metadata, self->fd, BO_SIZE, SEED, bo);
+	ret = gemlib_prime_export(self->fd, bo->handle, DRM_CLOEXEC | DRM_RDWR,
+				  &self->dmabuf);
+	ASSERT_EQ(0, ret) TH_LOG("PRIME export: %s", strerror(-ret));
+	self->dmabuf_size = bo->size;
+	ret = gemlib_mmap(self->dmabuf, 0, bo->size, PROT_READ | PROT_WRITE,
+			  &self->dmabuf_map);
+	ASSERT_EQ(0, ret) TH_LOG("mmap of the dma-buf: %s", strerror(-ret));
+	io_own = gt_io_settled();
+	ret = gemlib_prime_import(self->peer_fd, self->dmabuf, &handle);
+	if (ret)
+		SKIP(return, "%s does not import a dma-buf of %s: %s",
+		     peer_name, self->d.driver, strerror(-ret));
+	io_with = gt_io_settled();
+	snprintf(what, sizeof(what), "the exported BO (plus %ld slots of %s's import)",
+		 io_with - io_own, peer_name);
+
+	GT_TAKE_AWAY(&self->d, variant->how);
+	io_taken = gt_check_slots(_metadata, &self->o,
+				  io_before + io_with - io_own, io_with, what,
+				  variant->how);
+	gt_read_held(_metadata, self->dmabuf_map, self->dmabuf_size, SEED,
+		     "the dma-buf's mmap", false);
+
+	/* The importer detaches, its device still there: its slots go. */
+	EXPECT_EQ(0, gemlib_gem_close(self->peer_fd, handle))
+		TH_LOG("GEM_CLOSE of %s's import", peer_name);
+	io = gt_io_settled();
+	if (io >= 0)
+		TH_LOG("io_tlb_used %ld once %s let go of its import", io,
+		       peer_name);
+	GT_EXPECT_CLEAN(gemlib_gem_close(self->fd, bo->handle), "GEM_CLOSE");
+	close(self->fd);
+	self->fd = -1;
+	munmap(self->dmabuf_map, self->dmabuf_size);
+	self->dmabuf_map = NULL;
+	close(self->dmabuf);
+	self->dmabuf = -1;
+	gt_bo_unmap(bo);
+	gt_check_slots_closed(_metadata, io_taken < 0 ? -1 : io,
+			      "the exported BO", variant->how);
 	close(self->peer_fd);
 	self->peer_fd = -1;
 	gt_finish(_metadata, self, variant->how);
