@@ -54,6 +54,8 @@ DEFINE_DRM_GEM_FOPS(refgem_fops);
 static const struct drm_driver refgem_driver = {
 	.driver_features = DRIVER_GEM | DRIVER_RENDER,
 	.fops = &refgem_fops,
+	.open = refgem_client_open,
+	.postclose = refgem_client_close,
 	.ioctls = refgem_ioctls,
 	.num_ioctls = ARRAY_SIZE(refgem_ioctls),
 	.gem_create_object = refgem_gem_create_object,

@@ -14,6 +14,9 @@
  *   rdev->edu_lock      the edu DMA engine, which runs one transfer at a
  *                       time; innermost, held across a transfer only.
  *
+ * A client's charge (struct refgem_client.bo_bytes) is an atomic, taken
+ * and given back without a lock.
+ *
  * bo->sgt is published once with smp_store_release() after the mapping is
  * listed, and read lock-free with smp_load_acquire() inside a
  * drm_dev_enter() section: revocation runs only after drm_dev_unplug() has
@@ -23,6 +26,7 @@
 #define REFGEM_DRV_H
 
 #include <linux/atomic.h>
+#include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
@@ -79,8 +83,22 @@ static inline struct refgem_device *to_refgem(struct drm_device *drm)
 	return container_of(drm, struct refgem_device, drm);
 }
 
+/*
+ * One DRM file's share of the device: the bytes of the BOs it created that
+ * are still alive. The shmem helper gives every BO its size of the
+ * device's mmap offset space (1 TiB, shared by all clients) at create, so
+ * without a bound one client could take it all (refgem_file_bo_max). A BO
+ * may outlive its creator's file (PRIME, flink): it holds a reference.
+ */
+struct refgem_client {
+	struct kref ref;
+	atomic64_t bo_bytes;
+};
+
 struct refgem_bo {
 	struct drm_gem_shmem_object base;
+	/* Charged with this BO's size (refgem_file_bo_max); NULL if none is. */
+	struct refgem_client *client;
 	/* Serialises creating the mapping (refgem_bo_map()'s slow path). */
 	struct mutex map_lock;
 	/* The device mapping; see the locking notes above. */
@@ -113,9 +131,12 @@ static inline void refgem_count(struct refgem_device *rdev,
 }
 
 extern bool refgem_revoke;
+extern unsigned long long refgem_file_bo_max;
 extern u32 refgem_dma_delay_ms;
 
 /* refgem_gem.c */
+int refgem_client_open(struct drm_device *drm, struct drm_file *file);
+void refgem_client_close(struct drm_device *drm, struct drm_file *file);
 struct drm_gem_object *refgem_gem_create_object(struct drm_device *drm,
 						size_t size);
 int refgem_ioctl_gem_create(struct drm_device *drm, void *data,

@@ -5,7 +5,9 @@
  */
 #include <linux/dma-buf.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/overflow.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include <drm/drm_drv.h>
@@ -28,6 +30,54 @@ static u64 refgem_bo_max_size(void)
 	return min_t(u64, (u64)INT_MAX, totalram_pages()) << PAGE_SHIFT;
 }
 
+/*
+ * A sixteenth of the 1 TiB mmap offset space per file: far more than any
+ * client can map, and sixteen clients at their bound still leave room.
+ */
+unsigned long long refgem_file_bo_max = 16 * SZ_4G;
+module_param_named(file_bo_max, refgem_file_bo_max, ullong, 0444);
+MODULE_PARM_DESC(file_bo_max,
+		 "Bytes of live BOs one DRM file may have created (default 64 GiB): its share of the device's mmap offset space");
+
+int refgem_client_open(struct drm_device *drm, struct drm_file *file)
+{
+	struct refgem_client *client;
+
+	client = kzalloc(sizeof(*client), GFP_KERNEL);
+	if (!client)
+		return -ENOMEM;
+	kref_init(&client->ref);
+	file->driver_priv = client;
+	return 0;
+}
+
+static void refgem_client_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct refgem_client, ref));
+}
+
+void refgem_client_close(struct drm_device *drm, struct drm_file *file)
+{
+	kref_put(&((struct refgem_client *)file->driver_priv)->ref,
+		 refgem_client_release);
+}
+
+/* Charge @size to @client: EDQUOT past refgem_file_bo_max. */
+static int refgem_client_charge(struct refgem_client *client, u64 size)
+{
+	if (atomic64_add_return(size, &client->bo_bytes) >
+	    READ_ONCE(refgem_file_bo_max)) {
+		atomic64_sub(size, &client->bo_bytes);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
+static void refgem_client_uncharge(struct refgem_client *client, u64 size)
+{
+	atomic64_sub(size, &client->bo_bytes);
+}
+
 static void refgem_gem_free(struct drm_gem_object *obj)
 {
 	struct refgem_device *rdev = to_refgem(obj->dev);
@@ -36,6 +86,10 @@ static void refgem_gem_free(struct drm_gem_object *obj)
 	struct dma_buf *revoked_dmabuf = bo->revoked_dmabuf;
 
 	refgem_bo_unmap_at_free(bo);
+	if (bo->client) {
+		refgem_client_uncharge(bo->client, obj->size);
+		kref_put(&bo->client->ref, refgem_client_release);
+	}
 	mutex_destroy(&bo->map_lock);
 	drm_gem_shmem_free(&bo->base);
 	if (revoked_dmabuf)
@@ -188,18 +242,29 @@ static void refgem_shmem_created(struct drm_device *drm)
 	refgem_count(to_refgem(drm), REFGEM_C_BOS_CREATED, 1);
 }
 
-/* Create a BO of @size (page aligned) and a handle to it in @file. */
+/*
+ * Create a BO of @size (page aligned) charged to @file's client, and a
+ * handle to it in @file.
+ */
 static int refgem_create_with_handle(struct drm_device *drm,
 				     struct drm_file *file, u64 size,
 				     u32 *handle)
 {
+	struct refgem_client *client = file->driver_priv;
 	struct drm_gem_shmem_object *shmem;
 	int ret;
 
+	ret = refgem_client_charge(client, size);
+	if (ret)
+		return ret;
 	shmem = drm_gem_shmem_create(drm, size);
-	if (IS_ERR(shmem))
+	if (IS_ERR(shmem)) {
+		refgem_client_uncharge(client, size);
 		return PTR_ERR(shmem);
+	}
 	refgem_shmem_created(drm);
+	kref_get(&client->ref);
+	to_refgem_bo(&shmem->base)->client = client;
 
 	ret = drm_gem_handle_create(file, &shmem->base, handle);
 	/* The handle, if any, now holds the only reference. */

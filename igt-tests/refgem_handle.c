@@ -103,6 +103,91 @@ static void test_ram_bound(int fd)
 	igt_assert_eq(gemlib_gem_close(fd, handle), 0);
 }
 
+/*
+ * Every BO takes its size of the device's mmap offset space (1 TiB, shared
+ * by all clients) at create. One file's live BOs are bounded by the module
+ * parameter file_bo_max: an unprivileged client on a render node that
+ * creates BOs up to its bound gets EDQUOT, and another client can still
+ * create, map, import and DMA-map; a BO freed gives its share back.
+ */
+static void test_file_bo_quota(int fd)
+{
+	const uint64_t page = gem_igt_page();
+	struct refgem_counters before;
+	int greedy, other, peer;
+
+	refgem_igt_counters_get(&before);
+	greedy = gem_igt_open_render(fd);
+	other = gem_igt_open_render(fd);
+	peer = refgem_igt_open_other(fd, GEMLIB_NODE_RENDER);
+	igt_fork(child, 1) {
+		struct drm_refgem_sgt_map map;
+		uint32_t handles[4096], handle, imported;
+		uint64_t ram, size, offset;
+		unsigned int n = 0;
+		long quota;
+		int ret, dmabuf;
+		void *ptr;
+
+		igt_assert_eq(gemlib_read_long("/sys/module/refgem/parameters/file_bo_max",
+					       &quota), 0);
+		igt_assert_eq(gemlib_mem_total(&ram), 0);
+		size = ram - ram % page;
+		if (size > (uint64_t)quota)
+			size = quota;
+		igt_assert_eq(setgid(65534), 0);
+		igt_assert_eq(setuid(65534), 0);
+
+		/* Up to the bound, as nobody. */
+		while ((ret = refgem_bo_create(greedy, size, 0, &handle)) == 0) {
+			igt_assert_lt(n, ARRAY_SIZE(handles));
+			handles[n++] = handle;
+		}
+		igt_info("%u BOs of %llu MiB, then %s; file_bo_max %ld MiB\n", n,
+			 (unsigned long long)size >> 20, strerror(-ret),
+			 quota >> 20);
+		igt_assert_f(ret == -EDQUOT,
+			     "create past the file's bound gave %s, expected EDQUOT\n",
+			     strerror(-ret));
+		igt_assert_lte_u64((uint64_t)n * size, quota);
+		igt_assert_lt_u64(quota, (uint64_t)(n + 1) * size);
+
+		/* The other client is not starved. */
+		ret = refgem_bo_create(other, 1 << 20, 0, &handle);
+		igt_assert_f(!ret, "another client's create: %s\n",
+			     strerror(-ret));
+		igt_assert_eq(refgem_bo_mmap_offset(other, handle, &offset), 0);
+		igt_assert_eq(gemlib_mmap(other, offset, 1 << 20,
+					  PROT_READ | PROT_WRITE, &ptr), 0);
+		gem_igt_fill(ptr, 1 << 20, 0, 7);
+		igt_assert_eq(refgem_sgt_map(other, handle, -1, &map), 0);
+		gem_igt_check(ptr, 1 << 20, 0, 7, "the other client's BO");
+		igt_assert_eq(munmap(ptr, 1 << 20), 0);
+		igt_assert_eq(gemlib_gem_close(other, handle), 0);
+		handle = refgem_igt_create(peer, 1 << 20);
+		igt_assert_eq(gemlib_prime_export(peer, handle, DRM_CLOEXEC,
+						  &dmabuf), 0);
+		ret = gemlib_prime_import(other, dmabuf, &imported);
+		igt_assert_f(!ret, "another client's PRIME import: %s\n",
+			     strerror(-ret));
+		close(dmabuf);
+		igt_assert_eq(gemlib_gem_close(other, imported), 0);
+		igt_assert_eq(gemlib_gem_close(peer, handle), 0);
+
+		/* A BO freed gives its share back. */
+		igt_assert_eq(gemlib_gem_close(greedy, handles[--n]), 0);
+		igt_assert_eq(refgem_bo_create(greedy, size, 0, &handle), 0);
+		igt_assert_eq(gemlib_gem_close(greedy, handle), 0);
+		while (n)
+			igt_assert_eq(gemlib_gem_close(greedy, handles[--n]), 0);
+	}
+	igt_waitchildren();
+	close(peer);
+	close(other);
+	close(greedy);
+	refgem_igt_counters_settled(&before);
+}
+
 static void test_bad_flags(int fd)
 {
 	int bit;
@@ -231,6 +316,10 @@ igt_main
 	igt_describe("Check that a BO may be as large as the machine's RAM and no larger (E2BIG).");
 	igt_subtest("ram-bound")
 		test_ram_bound(fd);
+
+	igt_describe("Check that one client's BOs are bounded (EDQUOT) and cannot starve another client's create, map, import and DMA mapping.");
+	igt_subtest("file-bo-quota")
+		test_file_bo_quota(fd);
 
 	igt_describe("Check that every unknown create flag fails with EINVAL.");
 	igt_subtest("bad-flags")

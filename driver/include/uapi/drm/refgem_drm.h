@@ -27,10 +27,15 @@ extern "C" {
  * struct drm_refgem_gem_create - create a shmem buffer object
  * @size: in, bytes; rounded up to PAGE_SIZE. 0 is EINVAL, a size that
  *	overflows when rounded up or exceeds the machine's RAM (MemTotal) is
- *	E2BIG. ENOSPC when the device's mmap offset space (about 1 TiB,
- *	shared by all its clients' BOs) has no room left, ENOMEM when memory
- *	ran out. Dumb buffers (DRM_IOCTL_MODE_CREATE_DUMB) are created the
- *	same way and fail the same way.
+ *	E2BIG. Each BO takes its size of the device's mmap offset space
+ *	(about 1 TiB, shared by all its clients) until it is freed: EDQUOT
+ *	when the live BOs created through this file would exceed the module
+ *	parameter file_bo_max (64 GiB by default), so that no client can
+ *	take the space from the others; ENOSPC when the space has no room
+ *	left all the same, ENOMEM when memory ran out. Dumb buffers
+ *	(DRM_IOCTL_MODE_CREATE_DUMB) are created, charged and refused the
+ *	same way. PRIME imports are not charged (the DRM core's import hook
+ *	is given no file).
  * @flags: in, must be 0 (see REFGEM_BO_FLAGS_MASK), else EINVAL.
  * @handle: out, the GEM handle in the caller's file.
  */
