@@ -269,7 +269,8 @@ int refgem_ioctl_dma(struct drm_device *drm, void *data,
 		ret = -EINVAL;
 		goto put;
 	}
-	sgt = refgem_bo_map(to_refgem_bo(obj), drm, &created);
+	sgt = refgem_bo_map(to_refgem_bo(obj), drm, file->driver_priv,
+			    &created);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);
 		goto put;

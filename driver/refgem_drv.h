@@ -14,8 +14,8 @@
  *   rdev->edu_lock      the edu DMA engine, which runs one transfer at a
  *                       time; innermost, held across a transfer only.
  *
- * A client's charge (struct refgem_client.bo_bytes) is an atomic, taken
- * and given back without a lock.
+ * A client's charges (struct refgem_client) are atomics, taken and given
+ * back without a lock.
  *
  * bo->sgt is published once with smp_store_release() after the mapping is
  * listed, and read lock-free with smp_load_acquire() inside a
@@ -84,15 +84,18 @@ static inline struct refgem_device *to_refgem(struct drm_device *drm)
 }
 
 /*
- * One DRM file's share of the device: the bytes of the BOs it created that
- * are still alive. The shmem helper gives every BO its size of the
- * device's mmap offset space (1 TiB, shared by all clients) at create, so
- * without a bound one client could take it all (refgem_file_bo_max). A BO
- * may outlive its creator's file (PRIME, flink): it holds a reference.
+ * One DRM file's share of what its device's clients share, so that no
+ * client can take all of it: the bytes of the live BOs it created (the
+ * shmem helper gives every BO its size of the device's mmap offset space,
+ * 1 TiB for all clients, at create; refgem_file_bo_max), and of the BO
+ * mappings its calls made (DMA space, such as swiotlb's small shared pool;
+ * refgem_file_map_max). A BO may outlive the file that made it or mapped
+ * it (PRIME, flink): it holds a reference.
  */
 struct refgem_client {
 	struct kref ref;
 	atomic64_t bo_bytes;
+	atomic64_t map_bytes;
 };
 
 struct refgem_bo {
@@ -103,6 +106,12 @@ struct refgem_bo {
 	struct mutex map_lock;
 	/* The device mapping; see the locking notes above. */
 	struct sg_table *sgt;
+	/*
+	 * Charged with the mapping (refgem_file_map_max) until it is
+	 * unmapped; set under map_lock before it is listed, cleared under
+	 * rdev->maps_lock when it is dropped. NULL if none is.
+	 */
+	struct refgem_client *map_client;
 	/* In rdev->maps while the mapping is live; under rdev->maps_lock. */
 	struct list_head map_link;
 	u32 nents;
@@ -132,11 +141,14 @@ static inline void refgem_count(struct refgem_device *rdev,
 
 extern bool refgem_revoke;
 extern unsigned long long refgem_file_bo_max;
+extern unsigned long long refgem_file_map_max;
 extern u32 refgem_dma_delay_ms;
 
 /* refgem_gem.c */
 int refgem_client_open(struct drm_device *drm, struct drm_file *file);
 void refgem_client_close(struct drm_device *drm, struct drm_file *file);
+void refgem_client_put(struct refgem_client *client);
+int refgem_client_charge(atomic64_t *used, u64 size, u64 max);
 struct drm_gem_object *refgem_gem_create_object(struct drm_device *drm,
 						size_t size);
 int refgem_ioctl_gem_create(struct drm_device *drm, void *data,
@@ -158,7 +170,7 @@ struct refgem_bo *refgem_kunit_bo_create(struct drm_device *drm, size_t size);
 
 /* refgem_sgt.c */
 struct sg_table *refgem_bo_map(struct refgem_bo *bo, struct drm_device *drm,
-			       bool *created);
+			       struct refgem_client *client, bool *created);
 void refgem_bo_register_import(struct refgem_bo *bo);
 void refgem_bo_unmap_at_free(struct refgem_bo *bo);
 void refgem_revoke_all(void *data);

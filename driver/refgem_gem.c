@@ -56,26 +56,24 @@ static void refgem_client_release(struct kref *ref)
 	kfree(container_of(ref, struct refgem_client, ref));
 }
 
-void refgem_client_close(struct drm_device *drm, struct drm_file *file)
+void refgem_client_put(struct refgem_client *client)
 {
-	kref_put(&((struct refgem_client *)file->driver_priv)->ref,
-		 refgem_client_release);
+	kref_put(&client->ref, refgem_client_release);
 }
 
-/* Charge @size to @client: EDQUOT past refgem_file_bo_max. */
-static int refgem_client_charge(struct refgem_client *client, u64 size)
+void refgem_client_close(struct drm_device *drm, struct drm_file *file)
 {
-	if (atomic64_add_return(size, &client->bo_bytes) >
-	    READ_ONCE(refgem_file_bo_max)) {
-		atomic64_sub(size, &client->bo_bytes);
+	refgem_client_put(file->driver_priv);
+}
+
+/* Add @size to a client's @used: EDQUOT, and nothing added, past @max. */
+int refgem_client_charge(atomic64_t *used, u64 size, u64 max)
+{
+	if (atomic64_add_return(size, used) > max) {
+		atomic64_sub(size, used);
 		return -EDQUOT;
 	}
 	return 0;
-}
-
-static void refgem_client_uncharge(struct refgem_client *client, u64 size)
-{
-	atomic64_sub(size, &client->bo_bytes);
 }
 
 static void refgem_gem_free(struct drm_gem_object *obj)
@@ -87,8 +85,8 @@ static void refgem_gem_free(struct drm_gem_object *obj)
 
 	refgem_bo_unmap_at_free(bo);
 	if (bo->client) {
-		refgem_client_uncharge(bo->client, obj->size);
-		kref_put(&bo->client->ref, refgem_client_release);
+		atomic64_sub(obj->size, &bo->client->bo_bytes);
+		refgem_client_put(bo->client);
 	}
 	mutex_destroy(&bo->map_lock);
 	drm_gem_shmem_free(&bo->base);
@@ -254,12 +252,13 @@ static int refgem_create_with_handle(struct drm_device *drm,
 	struct drm_gem_shmem_object *shmem;
 	int ret;
 
-	ret = refgem_client_charge(client, size);
+	ret = refgem_client_charge(&client->bo_bytes, size,
+				   READ_ONCE(refgem_file_bo_max));
 	if (ret)
 		return ret;
 	shmem = drm_gem_shmem_create(drm, size);
 	if (IS_ERR(shmem)) {
-		refgem_client_uncharge(client, size);
+		atomic64_sub(size, &client->bo_bytes);
 		return PTR_ERR(shmem);
 	}
 	refgem_shmem_created(drm);

@@ -92,7 +92,7 @@ static void wrong_device_twice(struct kunit *test)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		sgt = refgem_bo_map(bo, &ctx->rdev[1]->drm, &made);
+		sgt = refgem_bo_map(bo, &ctx->rdev[1]->drm, NULL, &made);
 		KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), -EINVAL);
 		KUNIT_EXPECT_FALSE(test, made);
 		KUNIT_EXPECT_NULL(test, bo->sgt);
@@ -102,7 +102,7 @@ static void wrong_device_twice(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_MAPS_CREATED), created);
 
 	/* The right device still gets a mapping. */
-	sgt = refgem_bo_map(bo, &ctx->rdev[0]->drm, &made);
+	sgt = refgem_bo_map(bo, &ctx->rdev[0]->drm, NULL, &made);
 	KUNIT_EXPECT_FALSE(test, IS_ERR(sgt));
 	KUNIT_EXPECT_TRUE(test, made);
 	bo_put(bo);
@@ -117,10 +117,10 @@ static void map_once(struct kunit *test)
 	struct sg_table *first, *second;
 	bool made;
 
-	first = refgem_bo_map(bo, drm, &made);
+	first = refgem_bo_map(bo, drm, NULL, &made);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(first));
 	KUNIT_EXPECT_TRUE(test, made);
-	second = refgem_bo_map(bo, drm, &made);
+	second = refgem_bo_map(bo, drm, NULL, &made);
 	KUNIT_EXPECT_PTR_EQ(test, first, second);
 	KUNIT_EXPECT_FALSE(test, made);
 	KUNIT_EXPECT_PTR_EQ(test, first, bo->base.sgt);
@@ -140,7 +140,7 @@ static void segments_within_max(struct kunit *test)
 	bool made;
 	int i;
 
-	sgt = refgem_bo_map(bo, &ctx->rdev[0]->drm, &made);
+	sgt = refgem_bo_map(bo, &ctx->rdev[0]->drm, NULL, &made);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(sgt));
 	for_each_sgtable_dma_sg(sgt, sg, i) {
 		KUNIT_EXPECT_LE(test, (size_t)sg_dma_len(sg), max);
@@ -167,7 +167,7 @@ static void revoke_then_free(struct kunit *test)
 	struct sg_table *sgt;
 	bool made;
 
-	sgt = refgem_bo_map(bo, &rdev->drm, &made);
+	sgt = refgem_bo_map(bo, &rdev->drm, NULL, &made);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(sgt));
 	KUNIT_EXPECT_EQ(test, counter(REFGEM_C_PAGES_PINNED),
 			pinned + (KUNIT_BO_SIZE >> PAGE_SHIFT));

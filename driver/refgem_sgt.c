@@ -12,6 +12,7 @@
 #include <linux/file.h>
 #include <linux/iommu.h>
 #include <linux/module.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 
 #include <drm/drm_drv.h>
@@ -27,6 +28,16 @@ bool refgem_revoke = true;
 module_param_named(revoke, refgem_revoke, bool, 0444);
 MODULE_PARM_DESC(revoke,
 		 "Unmap every DMA mapping at unbind (default: on). Off is a negative control for the test suites only: mappings then outlive their device.");
+
+/*
+ * Three quarters of Linux's default swiotlb pool (64 MiB), where every
+ * mapping may bounce: a client at its bound leaves a quarter of a default
+ * pool to the others.
+ */
+unsigned long long refgem_file_map_max = 48 * SZ_1M;
+module_param_named(file_map_max, refgem_file_map_max, ullong, 0444);
+MODULE_PARM_DESC(file_map_max,
+		 "Bytes of BO mappings one DRM file's calls may have made (default 48 MiB): its share of the device's DMA space");
 
 /*
  * Segments whose DMA address is a bounce buffer: without a translating
@@ -122,6 +133,7 @@ unpin:
  * refgem_bo_map - the BO's DMA mapping for @drm, made on first use
  * @bo: a BO of a device in a drm_dev_enter() section
  * @drm: the device to map for; only the BO's own device is valid
+ * @client: charged with a mapping this call makes (NULL: none is)
  * @created: set when this call made the mapping
  *
  * As the seed's sg_table(): another device is EINVAL and initialises
@@ -130,10 +142,11 @@ unpin:
  * Returns the mapped table or an ERR_PTR.
  */
 struct sg_table *refgem_bo_map(struct refgem_bo *bo, struct drm_device *drm,
-			       bool *created)
+			       struct refgem_client *client, bool *created)
 {
 	struct drm_gem_shmem_object *shmem = &bo->base;
 	struct sg_table *sgt;
+	int ret;
 
 	*created = false;
 	if (drm != shmem->base.dev) {
@@ -156,9 +169,23 @@ struct sg_table *refgem_bo_map(struct refgem_bo *bo, struct drm_device *drm,
 		sgt = ERR_PTR(-EINVAL);
 		goto out;
 	}
+	if (client) {
+		ret = refgem_client_charge(&client->map_bytes, shmem->base.size,
+					   READ_ONCE(refgem_file_map_max));
+		if (ret) {
+			sgt = ERR_PTR(ret);
+			goto out;
+		}
+	}
 	sgt = refgem_sgt_make(shmem);
-	if (IS_ERR(sgt))
+	if (IS_ERR(sgt)) {
+		if (client)
+			atomic64_sub(shmem->base.size, &client->map_bytes);
 		goto out;
+	}
+	if (client)
+		kref_get(&client->ref);
+	bo->map_client = client;
 	refgem_bo_publish(bo, sgt, shmem->base.size >> PAGE_SHIFT);
 	*created = true;
 out:
@@ -199,6 +226,11 @@ static void refgem_sgt_drop(struct refgem_bo *bo)
 		shmem->sgt = NULL;
 	}
 	refgem_shmem_unlock(shmem);
+	if (bo->map_client) {
+		atomic64_sub(shmem->base.size, &bo->map_client->map_bytes);
+		refgem_client_put(bo->map_client);
+		bo->map_client = NULL;
+	}
 }
 
 /*
@@ -334,7 +366,7 @@ int refgem_ioctl_sgt_map(struct drm_device *drm, void *data,
 		goto put;
 	}
 	bo = to_refgem_bo(obj);
-	sgt = refgem_bo_map(bo, target, &created);
+	sgt = refgem_bo_map(bo, target, file->driver_priv, &created);
 	drm_dev_put(target);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);

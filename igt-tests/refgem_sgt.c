@@ -806,18 +806,28 @@ static void test_swiotlb_slots(int fd)
  * Map until swiotlb has no room left: that SGT_MAP fails with EIO (as the
  * uAPI says) and leaves nothing behind, neither a mapping nor a slot, and
  * fails the same way again; once mappings are freed the same BO maps, and
- * closing everything gives every slot back. The kernel's "swiotlb buffer
- * is full" warning is allowed for this test only (lib/kernel-log.rules).
+ * closing everything gives every slot back. One file may not take the
+ * whole pool (EDQUOT past file_map_max, below), so the mappings are made
+ * through as many files as it takes. The kernel's "swiotlb buffer is
+ * full" warning is allowed for this test only (lib/kernel-log.rules).
  */
+#define FULL_FILES	16
+
+struct full_bo {
+	int fd;
+	uint32_t handle;
+};
+
 static void test_swiotlb_full(int fd)
 {
 	/* One segment's worth of slots (128) each: few BOs fill the pool. */
 	const uint64_t size = 256 << 10;
 	struct refgem_counters before, now;
+	int files[FULL_FILES], nfiles = 1;
 	struct drm_refgem_sgt_map m;
 	unsigned int n = 0, max;
+	struct full_bo *bos, h;
 	long used, at_full;
-	uint32_t *bos, h;
 	int ret;
 
 	igt_require_f(access(SWIOTLB_USED, R_OK) == 0,
@@ -828,25 +838,36 @@ static void test_swiotlb_full(int fd)
 	max = swiotlb_get(gemlib_swiotlb_slots) / (size / SWIOTLB_SLOT) + 2;
 	bos = calloc(max, sizeof(*bos));
 	igt_assert(bos);
+	files[0] = fd;
 	for (;;) {
 		igt_assert_f(n < max,
 			     "%u mappings of %llu KiB and swiotlb (%ld slots used) is not full\n",
 			     n, (unsigned long long)size >> 10, swiotlb_used());
-		h = refgem_igt_create(fd, size);
-		ret = refgem_sgt_map(fd, h, -1, &m);
+		h.fd = files[nfiles - 1];
+		h.handle = refgem_igt_create(h.fd, size);
+		ret = refgem_sgt_map(h.fd, h.handle, -1, &m);
+		if (ret == -EDQUOT) {
+			/* This file's share is used up: go on in another. */
+			igt_assert_eq(gemlib_gem_close(h.fd, h.handle), 0);
+			igt_assert_lt(nfiles, FULL_FILES);
+			files[nfiles++] = gem_igt_open_render(fd);
+			continue;
+		}
 		if (ret)
 			break;
 		bos[n++] = h;
 		if (!m.bounced) {
-			while (n)
-				gemlib_gem_close(fd, bos[--n]);
+			while (n--)
+				gemlib_gem_close(bos[n].fd, bos[n].handle);
+			while (--nfiles)
+				close(files[nfiles]);
 			free(bos);
 			igt_require_f(false,
 				      "the device's mappings do not bounce (boot with swiotlb=force)\n");
 		}
 	}
-	igt_info("swiotlb full after %u mappings of %llu KiB: io_tlb_used %ld\n",
-		 n, (unsigned long long)size >> 10, swiotlb_used());
+	igt_info("swiotlb full after %u mappings of %llu KiB through %d files: io_tlb_used %ld\n",
+		 n, (unsigned long long)size >> 10, nfiles, swiotlb_used());
 	igt_assert_f(ret == -EIO, "SGT_MAP with swiotlb full: %s, expected EIO\n",
 		     strerror(-ret));
 
@@ -854,7 +875,7 @@ static void test_swiotlb_full(int fd)
 	at_full = swiotlb_used();
 	refgem_igt_counters_get(&now);
 	igt_assert_eq(now.v[REFGEM_C_MAPS_LIVE], before.v[REFGEM_C_MAPS_LIVE] + n);
-	igt_assert_eq(refgem_sgt_map(fd, h, -1, &m), -EIO);
+	igt_assert_eq(refgem_sgt_map(h.fd, h.handle, -1, &m), -EIO);
 	igt_assert_eq(swiotlb_used(), at_full);
 
 	/*
@@ -867,18 +888,93 @@ static void test_swiotlb_full(int fd)
 	do {
 		igt_assert_f(n, "SGT_MAP still fails with every other mapping freed: %s\n",
 			     strerror(-ret));
-		igt_assert_eq(gemlib_gem_close(fd, bos[--n]), 0);
-		ret = refgem_sgt_map(fd, h, -1, &m);
+		n--;
+		igt_assert_eq(gemlib_gem_close(bos[n].fd, bos[n].handle), 0);
+		ret = refgem_sgt_map(h.fd, h.handle, -1, &m);
 		igt_assert_f(!ret || ret == -EIO, "SGT_MAP after a free: %s\n",
 			     strerror(-ret));
 	} while (ret);
 	igt_assert(m.status & REFGEM_SGT_CREATED);
 	bos[n++] = h;
 
-	while (n)
-		igt_assert_eq(gemlib_gem_close(fd, bos[--n]), 0);
+	while (n--)
+		igt_assert_eq(gemlib_gem_close(bos[n].fd, bos[n].handle), 0);
+	while (--nfiles)
+		close(files[nfiles]);
 	free(bos);
 	igt_assert_eq(swiotlb_used(), used);
+	refgem_igt_counters_settled(&before);
+}
+
+/*
+ * One file's mappings are bounded (module parameter file_map_max): DMA
+ * space, swiotlb's pool above all, is shared by every client of every
+ * device. An unprivileged client on a render node that maps BOs up to its
+ * bound gets EDQUOT, the others still map (and swiotlb still has room);
+ * an unmapped (freed) BO gives its share back. Any profile: the bound
+ * holds whether mappings bounce or not.
+ */
+static void test_file_map_quota(int fd)
+{
+	const uint64_t size = 4 << 20;
+	struct refgem_counters before;
+	int greedy, other;
+
+	refgem_igt_counters_get(&before);
+	greedy = gem_igt_open_render(fd);
+	other = gem_igt_open_render(fd);
+	igt_fork(child, 1) {
+		struct drm_refgem_sgt_map m;
+		uint32_t handles[256], h;
+		unsigned int n = 0;
+		long quota;
+		int ret;
+
+		igt_assert_eq(gemlib_read_long("/sys/module/refgem/parameters/file_map_max",
+					       &quota), 0);
+		igt_assert_eq(setgid(65534), 0);
+		igt_assert_eq(setuid(65534), 0);
+
+		for (;;) {
+			h = refgem_igt_create(greedy, size);
+			ret = refgem_sgt_map(greedy, h, -1, &m);
+			if (ret)
+				break;
+			igt_assert_lt(n, ARRAY_SIZE(handles));
+			handles[n++] = h;
+		}
+		igt_info("%u mappings of %llu MiB, then %s; file_map_max %ld MiB\n",
+			 n, (unsigned long long)size >> 20, strerror(-ret),
+			 quota >> 20);
+		igt_assert_f(ret == -EDQUOT,
+			     "SGT_MAP past the file's bound gave %s, expected EDQUOT\n",
+			     strerror(-ret));
+		igt_assert_lte_u64((uint64_t)n * size, quota);
+		igt_assert_lt_u64(quota, (uint64_t)(n + 1) * size);
+		/* Refused, the BO is unmapped and the DMA ioctl is refused too. */
+		igt_assert_eq(refgem_dma(greedy, h, REFGEM_DMA_TO_USER,
+					 REFGEM_ENGINE_SW, 0, 1, handles),
+			      -EDQUOT);
+
+		/* Another client still maps. */
+		handles[n] = refgem_igt_create(other, size);
+		ret = refgem_sgt_map(other, handles[n], -1, &m);
+		igt_assert_f(!ret, "another client's SGT_MAP: %s\n",
+			     strerror(-ret));
+		igt_assert(m.status & REFGEM_SGT_CREATED);
+		igt_assert_eq(gemlib_gem_close(other, handles[n]), 0);
+
+		/* A freed mapping gives its share back. */
+		igt_assert_eq(gemlib_gem_close(greedy, handles[--n]), 0);
+		igt_assert_eq(refgem_sgt_map(greedy, h, -1, &m), 0);
+		igt_assert(m.status & REFGEM_SGT_CREATED);
+		igt_assert_eq(gemlib_gem_close(greedy, h), 0);
+		while (n)
+			igt_assert_eq(gemlib_gem_close(greedy, handles[--n]), 0);
+	}
+	igt_waitchildren();
+	close(other);
+	close(greedy);
 	refgem_igt_counters_settled(&before);
 }
 
@@ -962,6 +1058,10 @@ igt_main
 	igt_describe("Check that SGT_MAP with swiotlb full fails with EIO, leaves nothing behind and works once there is room.");
 	igt_subtest("swiotlb-full")
 		test_swiotlb_full(fd);
+
+	igt_describe("Check that one client's mappings are bounded (EDQUOT) and cannot starve another client's.");
+	igt_subtest("file-map-quota")
+		test_file_map_quota(fd);
 
 	igt_fixture {
 		close(fd);

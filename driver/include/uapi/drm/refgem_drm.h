@@ -68,10 +68,13 @@ struct drm_refgem_gem_mmap_offset {
  * return the same mapping. For a BO imported through PRIME it is the
  * attachment's mapping for the importing device, made at import. The
  * mapping is revoked (unmapped) when the device is unbound, removed or
- * unplugged, even while the BO is still held. Mapping needs DMA space: EIO
- * when swiotlb has no free slots left for the BO's pages, ENOMEM when
- * memory or the IOMMU's address space ran out; the BO is left unmapped and
- * a later call tries again.
+ * unplugged, even while the BO is still held. Mapping needs DMA space,
+ * which all clients of the device share: EDQUOT when the mappings this
+ * file's calls made and that are still mapped would exceed the module
+ * parameter file_map_max (48 MiB by default, so that no client can take
+ * all of swiotlb's default 64 MiB pool); EIO when swiotlb has no free
+ * slots left for the BO's pages, ENOMEM when memory or the IOMMU's address
+ * space ran out. The BO is then left unmapped and a later call tries again.
  *
  * @handle: in; ENOENT if it names no BO of this file.
  * @device_fd: in; -1 for the BO's own device, or an fd of a refgem DRM
@@ -118,7 +121,7 @@ struct drm_refgem_sgt_map {
  * bounce buffers included), with the dma_sync calls a device transfer
  * needs, for the range it moves only (a transfer costs the same on a small
  * and a large BO). Creating the mapping fails as DRM_IOCTL_REFGEM_SGT_MAP
- * does (EIO, ENOMEM). REFGEM_ENGINE_EDU makes the edu device's DMA engine do the
+ * does (EDQUOT, EIO, ENOMEM). REFGEM_ENGINE_EDU makes the edu device's DMA engine do the
  * transfer, bouncing through the driver-owned scratch table; its range
  * must be at most REFGEM_EDU_MAX_LEN bytes (E2BIG) and lie in one DMA
  * segment (EINVAL), and takes about 100 ms. Every argument is checked
