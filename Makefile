@@ -29,7 +29,8 @@ else
 -include $(BUILD)/config.mk
 endif
 
-.PHONY: all setup build driver driver-new userspace kselftests run bench test clean \
+.PHONY: all setup build driver driver-new userspace kselftests run bench soak test \
+	clean \
 	debug-kernel driver-debug kselftest ksft-dropin
 
 all: build
@@ -84,6 +85,11 @@ kselftests:
 # kernel that refgem builds (the debug kernel) make it first.
 run: build
 	@SHARD=$(SHARD) tools/refgem-targets run $(TARGETS)
+
+# The soak (outside make test): the targets of group "soak", or TARGETS=
+# (e.g. refgem-debug-soak); results/<target>/ as for make run.
+soak: build
+	@tools/refgem-targets run $(or $(TARGETS),soak)
 
 # Benchmarks (bench/refgem_bench) in a guest per target of group "bench":
 # results/bench/<target>/bench.{json,txt}. COMPARE=DIR (a copy of an

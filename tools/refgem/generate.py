@@ -116,6 +116,13 @@ def gitlab(table):
         if t.ci_shards > 1:
             out.append(f"  parallel: {t.ci_shards}\n")
         out.append(f"  variables: {{TARGET: {t.name}}}\n")
+    for t in table.values():
+        if "soak" in t.groups:
+            out.append(f"\n# `make soak`: on a schedule only, not a gate of "
+                       f"every pipeline.\n{t.name}:\n  extends: .target\n"
+                       "  rules:\n"
+                       "    - if: $CI_PIPELINE_SOURCE == \"schedule\"\n"
+                       f"  variables: {{TARGET: {t.name}}}\n")
     out.append("""
 # Runs even when targets failed: a missing or cut-short shard makes the
 # merged run cut short, and the gate fails it.

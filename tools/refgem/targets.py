@@ -16,7 +16,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 TABLE = os.path.join(TOP, "targets.toml")
 PROFILES = ("swiotlb", "iommu", "none")
-GROUPS = ("run", "test", "bench")
+GROUPS = ("run", "test", "bench", "soak")
 # Field name -> the types a value may have.
 FIELDS = {
     "base": str, "kernel": str, "profile": str, "edu": int,
