@@ -51,13 +51,20 @@ def key(name):
 
 
 def _lines(path):
+    """(line number, text) of each entry; CRLF reads as LF, and a file
+    that is not UTF-8 text is one ExpectationError."""
     if not os.path.exists(path):
         return
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if line and not line.startswith("#"):
-                yield lineno, line
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as e:
+        raise ExpectationError(f"{path}: not UTF-8 text ({e.reason} at "
+                               f"byte {e.start})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield lineno, line
 
 
 def read_fails(path):

@@ -209,6 +209,82 @@ class GateTest(unittest.TestCase):
         self.assertTrue(p.stdout.splitlines()[-1].startswith("gate: FAILED"))
 
 
+class BadInputTest(unittest.TestCase):
+    """Bad input to the gate: one clear error line and status 2, never a
+    pass; or, where the input only looks odd, the same verdict as clean
+    input would give."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def gate(self, tests, rdir=None, **expectations):
+        rdir = rdir or results_dir(self.tmp.name, tests)
+        edir = expectations_dir(self.tmp.name, **expectations)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = gate.main(["--results", rdir, "--target", "qemu",
+                              "--expectations", edir])
+        return code, out.getvalue(), err.getvalue()
+
+    def assertUnusable(self, code, out, err, what):
+        self.assertEqual(code, 2, what)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn(what, err)
+        self.assertEqual(out.splitlines()[-1], "gate: FAILED, inputs unusable")
+
+    def test_crlf_reads_as_lf(self):
+        failing = {**CLEAN, "igt@refgem_basic@mmap": "fail"}
+        code, out, _ = self.gate(failing,
+                                 fails="# known\r\nrefgem_basic@mmap,Fail\r\n",
+                                 flakes="create-close\r\n")
+        self.assertEqual(code, 0, out)
+
+    def test_empty_file_expects_nothing(self):
+        edir = expectations_dir(self.tmp.name)
+        open(os.path.join(edir, "qemu-fails.txt"), "w").close()
+        rdir = results_dir(self.tmp.name,
+                           {**CLEAN, "igt@refgem_basic@mmap": "fail"})
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = gate.main(["--results", rdir, "--target", "qemu",
+                              "--expectations", edir])
+        self.assertEqual(code, 1)
+
+    def test_not_utf8(self):
+        edir = expectations_dir(self.tmp.name)
+        with open(os.path.join(edir, "qemu-fails.txt"), "wb") as f:
+            f.write(b"refgem_basic@mmap,Fail\n\xff\xfe\n")
+        rdir = results_dir(self.tmp.name, CLEAN)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = gate.main(["--results", rdir, "--target", "qemu",
+                              "--expectations", edir])
+        self.assertUnusable(code, out.getvalue(), err.getvalue(),
+                            "qemu-fails.txt: not UTF-8 text")
+
+    def test_missing_field(self):
+        for bad, what in (("refgem_basic@mmap\n", "expected 'name,Result'"),
+                          ("refgem_basic@mmap,\n", "unknown Result ''"),
+                          (",Fail\n", "expected 'name,Result'")):
+            self.assertUnusable(*self.gate(CLEAN, fails=bad), what)
+
+    def test_bad_regexes(self):
+        self.assertUnusable(*self.gate(CLEAN, skips="a[\n"), "bad regex")
+        self.assertUnusable(*self.gate(CLEAN, reasons="a,(b\n"),
+                            "bad regex")
+        self.assertUnusable(*self.gate(CLEAN, reasons="just-a-name\n"),
+                            "expected 'name regex,output regex'")
+
+    def test_truncated_and_invalid_results(self):
+        for text in ("", '{"__type__": "TestrunResult", "tests": {"igt@a',
+                     "[1, 2]", "\x00\x01"):
+            rdir = results_dir(self.tmp.name, CLEAN)
+            with open(os.path.join(rdir, FILENAME), "w") as f:
+                f.write(text)
+            code, out, err = self.gate(None, rdir=rdir)
+            self.assertUnusable(code, out, err, FILENAME)
+
+
 class CompareTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()

@@ -2,6 +2,7 @@
 expectation files, the derived files are current, and a broken table
 gives one clear error."""
 import os
+import subprocess
 import tempfile
 import unittest
 
@@ -76,6 +77,16 @@ class TableTest(unittest.TestCase):
                          ["b", "a"])
         with self.assertRaisesRegex(TargetError, "unknown target 'zz'"):
             targets.select(t, ["zz"])
+
+    def test_unknown_target_on_the_command_line(self):
+        """The entry script users type: one line and status 2."""
+        p = subprocess.run([os.path.join(TOP, "tools", "refgem-targets"),
+                            "run", "--no-build", "no-such-target"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertEqual(p.stdout, "")
+        self.assertEqual(len(p.stderr.splitlines()), 1, p.stderr)
+        self.assertIn("unknown target 'no-such-target'", p.stderr)
 
     def test_bad_tables_say_what_is_wrong(self):
         cases = [
