@@ -31,6 +31,10 @@ from . import detectors, dmesg, job
 from .tap import TapParser
 
 MARKER = "refgem-ksft: starting "
+# A test running longer than this says so on the console once per period:
+# refgem-vm takes a guest whose console stays silent for 300 s for stalled,
+# and a soak is one test of many minutes that logs only to its own files.
+HEARTBEAT = 60
 
 
 def whole_name(binary):
@@ -58,6 +62,7 @@ class KselftestRun:
         self.recorded = set()   # test names this run gave a result
         self.watch = watch or detectors.NoWatch()
         self.state = None       # the detectors' when the last test settled
+        self.beat = None        # when the console last heard of this run
 
     def _mine(self, name):
         return self.only is None or name in self.only
@@ -70,7 +75,7 @@ class KselftestRun:
         stopped). False if it could not be killed, and the run should
         stop."""
         self.job = self.results.new_job()
-        start = self.last_news = time.time()
+        start = self.last_news = self.beat = time.time()
         if self._mine(self.whole):
             self.results.set(self.whole, "incomplete", start=start, end=start,
                              job=self.job)
@@ -89,6 +94,15 @@ class KselftestRun:
         """Seconds since the binary's last line or kernel record."""
         return time.time() - self.last_news
 
+    def _heartbeat(self, now):
+        name = self.tap.running
+        if not name or now - max(self.beat, self.started[name]) < HEARTBEAT:
+            return
+        self.beat = now
+        print(f"  {self.prefix}{name} running for "
+              f"{now - self.started[name]:.0f}s, last line or kernel "
+              f"record {self.quiet:.0f}s ago", flush=True)
+
     def _poll(self, lines, records):
         if lines or records:
             self.last_news = time.time()
@@ -103,6 +117,7 @@ class KselftestRun:
             if test:
                 self.done.append((test, time.time()))
         self._settle(final=False)
+        self._heartbeat(time.time())
 
     def _start(self, name):
         now = time.time()

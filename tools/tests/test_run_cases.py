@@ -109,3 +109,30 @@ class FlakesTest(unittest.TestCase):
             progress("kselftest@k@a.b", "fail", 0.5)
         self.assertEqual(out.getvalue(),
                          "  kselftest@k@a.b fail 0.50s (flaky, attempt 2)\n")
+
+
+class HeartbeatTest(unittest.TestCase):
+    """A long kselftest (the soak) keeps the console alive: refgem-vm
+    takes 300 s of console silence for a stalled guest."""
+
+    def run_at(self, ks, now):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            ks._heartbeat(now)
+        return out.getvalue()
+
+    def test_once_a_period_while_a_test_runs(self):
+        from refgem import ksft
+        ks = ksft.KselftestRun.__new__(ksft.KselftestRun)
+        ks.prefix = "kselftest@soak@"
+        ks.tap = types.SimpleNamespace(running=None)
+        ks.started = {"soak.cycles": 1000.0}
+        ks.beat = ks.last_news = 1000.0
+        self.assertEqual(self.run_at(ks, 1000.0 + 2 * ksft.HEARTBEAT), "")
+        ks.tap.running = "soak.cycles"
+        self.assertEqual(self.run_at(ks, 1000.0 + ksft.HEARTBEAT - 1), "")
+        line = self.run_at(ks, 1000.0 + ksft.HEARTBEAT)
+        self.assertIn("kselftest@soak@soak.cycles running for 60s", line)
+        self.assertEqual(self.run_at(ks, 1000.0 + ksft.HEARTBEAT + 1), "")
+        self.assertIn("running for 120s",
+                      self.run_at(ks, 1000.0 + 2 * ksft.HEARTBEAT))
