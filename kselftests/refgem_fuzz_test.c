@@ -34,8 +34,13 @@
 #include "refgem_ksft.h"
 
 #define THREADS		3
-/* Files opened for each generation of the device under test, and kept. */
-#define MAX_GENS	512
+/*
+ * Generations of the device under test whose files are kept. Each kept
+ * file keeps its DRM device and so the device's minors, of which the DRM
+ * core has 64 of a kind (refgem_unbind_test's minors_exhausted): kept
+ * without bound, they would make a give-back fail after ~60 take-aways.
+ */
+#define MAX_GENS	16
 #define MAX_DMABUFS	8
 #define MAX_MAPS	4
 #define MAX_MAP_SIZE	(1 << 20)
@@ -93,9 +98,14 @@ static const struct {
 };
 
 struct shared {
-	pthread_mutex_t lock;	/* guards gens and ngens */
+	pthread_mutex_t lock;	/* guards gens, ngens and newest */
+	/*
+	 * A ring: a new generation's files replace the oldest's under the
+	 * same numbers (dup2()), so a number a worker took is never closed
+	 * under it, nor given to another file.
+	 */
 	struct gen gens[MAX_GENS];
-	int ngens;
+	int ngens, newest;
 	atomic_bool stop;
 	int vgem;		/* vgem's file, or -1: refgem ioctls skip it */
 	uint64_t ram;		/* MemTotal: refgem's largest BO */
@@ -174,7 +184,7 @@ static int some_fd(struct worker *w, enum fuzz_file f)
 
 	pthread_mutex_lock(&sh->lock);
 	n = sh->ngens;
-	fd = sh->gens[pick(w, 4) ? n - 1 : (int)pick(w, n)].fd[f];
+	fd = sh->gens[pick(w, 4) ? sh->newest : (int)pick(w, n)].fd[f];
 	pthread_mutex_unlock(&sh->lock);
 	return fd;
 }
@@ -475,30 +485,33 @@ static void *worker_fn(void *arg)
  */
 static int open_gen(struct shared *sh, const char *bdf, int other, int vgem)
 {
-	struct gen *g;
-	int fd;
+	int fd[2], slot, i, ret = 0;
 
-	pthread_mutex_lock(&sh->lock);
-	if (sh->ngens == MAX_GENS) {
-		pthread_mutex_unlock(&sh->lock);
-		return -ENOSPC;
+	fd[0] = gemlib_open_bdf(bdf, GEMLIB_NODE_RENDER, RK_WAIT_MS);
+	if (fd[0] < 0)
+		return fd[0];
+	fd[1] = gemlib_open_bdf(bdf, GEMLIB_NODE_PRIMARY, RK_WAIT_MS);
+	if (fd[1] < 0) {
+		close(fd[0]);
+		return fd[1];
 	}
-	pthread_mutex_unlock(&sh->lock);
-	g = &(struct gen){ .fd = { -1, -1, other, vgem } };
-	fd = gemlib_open_bdf(bdf, GEMLIB_NODE_RENDER, RK_WAIT_MS);
-	if (fd < 0)
-		return fd;
-	g->fd[F_DEV] = fd;
-	fd = gemlib_open_bdf(bdf, GEMLIB_NODE_PRIMARY, RK_WAIT_MS);
-	if (fd < 0) {
-		close(g->fd[F_DEV]);
-		return fd;
-	}
-	g->fd[F_DEV_PRIMARY] = fd;
 	pthread_mutex_lock(&sh->lock);
-	sh->gens[sh->ngens++] = *g;
+	if (sh->ngens < MAX_GENS) {
+		slot = sh->ngens++;
+		sh->gens[slot] = (struct gen){ .fd = { fd[0], fd[1], other,
+						       vgem } };
+	} else {
+		slot = (sh->newest + 1) % MAX_GENS;
+		for (i = 0; i < 2; i++) {
+			/* Drops the oldest generation's file. */
+			if (dup2(fd[i], sh->gens[slot].fd[i]) < 0 && !ret)
+				ret = -errno;
+			close(fd[i]);
+		}
+	}
+	sh->newest = slot;
 	pthread_mutex_unlock(&sh->lock);
-	return 0;
+	return ret;
 }
 
 static long max_l(long a, long b)
