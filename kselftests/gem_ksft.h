@@ -53,6 +53,14 @@ static inline void gk_sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A number from the environment (any base strtol() reads), or @def. */
+static inline long gk_env_long(const char *name, long def)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtol(v, NULL, 0) : def;
+}
+
 /* swiotlb's used slots, or -1 when there is no swiotlb (IOMMU profile). */
 static inline long gk_io(void)
 {

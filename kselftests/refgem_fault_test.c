@@ -54,8 +54,6 @@
 #define DBG		"/sys/kernel/debug"
 #define FAIL_NTH	"/proc/thread-self/fail-nth"
 #define DMA_ERRORS	DBG "/dma-api/error_count"
-#define KMEMLEAK	DBG "/kmemleak"
-
 
 /* Without any of these the kernel has no fault injection to use. */
 static const char *const needs[] = {
@@ -814,15 +812,18 @@ TEST_F_TIMEOUT(fault, bind, FAULT_TIMEOUT)
  * reports nothing younger than 5 s; two scans, as its documentation
  * advises against transient false positives.
  */
+static void fault_leak(const char *report, void *arg)
+{
+	struct __test_metadata *_metadata = arg;
+
+	TH_LOG("%.*s", (int)strlen(report) - 1, report);
+}
+
 TEST_F_TIMEOUT(fault, kmemleak, FAULT_TIMEOUT)
 {
 	const char *env = getenv("REFGEM_FAULT_KMEMLEAK");
-	char comm[32], needle[48], *line = NULL, *nl;
-	size_t cap = 0, i, nblock = 0;
-	char *block[64];
-	bool mine = false;
-	int ret, leaks = 0;
-	FILE *f;
+	char comm[32], *nl;
+	int ret, leaks;
 
 	if (_metadata->skip)
 		return;
@@ -834,48 +835,11 @@ TEST_F_TIMEOUT(fault, kmemleak, FAULT_TIMEOUT)
 	nl = strchr(comm, '\n');
 	if (nl)
 		*nl = '\0';
-	snprintf(needle, sizeof(needle), "comm \"%s\"", comm);
 
 	sleep(6);
-	ret = gemlib_sysfs_write(KMEMLEAK, "scan");
-	if (!ret)
-		ret = gemlib_sysfs_write(KMEMLEAK, "scan");
-	if (ret)
-		SKIP(return, "kmemleak is off or absent: %s", strerror(-ret));
-	f = fopen(KMEMLEAK, "re");
-	ASSERT_NE(NULL, f) TH_LOG("%s: %s", KMEMLEAK, strerror(errno));
-	/*
-	 * One report per object: "unreferenced object ..." and the lines
-	 * after it, among them `comm "NAME", pid ...`; show those of ours.
-	 */
-	for (;;) {
-		bool end = getline(&line, &cap, f) < 0;
-
-		if (end || !strncmp(line, "unreferenced object", 19)) {
-			for (i = 0; i < nblock; i++) {
-				if (mine)
-					TH_LOG("%s", block[i]);
-				free(block[i]);
-			}
-			leaks += mine;
-			nblock = 0;
-			mine = false;
-			if (end)
-				break;
-		}
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		if (strstr(line, needle))
-			mine = true;
-		if (nblock < ARRAY_SIZE(block)) {
-			block[nblock] = strdup(line);
-			if (block[nblock])
-				nblock++;
-		}
-	}
-	free(line);
-	fclose(f);
+	leaks = gemlib_kmemleak(2, comm, fault_leak, _metadata);
+	if (leaks < 0)
+		SKIP(return, "kmemleak is off or absent: %s", strerror(-leaks));
 	EXPECT_EQ(0, leaks)
 		TH_LOG("%d unreferenced object(s) allocated by %s (above)",
 		       leaks, comm);

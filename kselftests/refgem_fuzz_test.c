@@ -519,13 +519,6 @@ static long max_l(long a, long b)
 	return a > b ? a : b;
 }
 
-static long env_long(const char *name, long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtol(v, NULL, 0) : def;
-}
-
 FIXTURE(fuzz) {
 	struct rk_oracle o;
 	char bdf[32], other_bdf[32];
@@ -577,8 +570,8 @@ FIXTURE_TEARDOWN(fuzz)
 
 TEST_F_TIMEOUT(fuzz, calls, 600)
 {
-	long seconds = env_long("REFGEM_FUZZ_SECONDS", 5);
-	uint64_t seed = env_long("REFGEM_FUZZ_SEED", 1);
+	long seconds = gk_env_long("REFGEM_FUZZ_SECONDS", 5);
+	uint64_t seed = gk_env_long("REFGEM_FUZZ_SEED", 1);
 	struct shared *sh = calloc(1, sizeof(*sh));
 	struct worker w[THREADS];
 	pthread_t thread[THREADS];

@@ -24,7 +24,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,14 +39,15 @@
 /* What steady growth over the soak may add up to before it is a leak. */
 #define SOAK_SLAB_KIB	1024
 #define SOAK_FREE_KIB	(16 * 1024)
-#define KMEMLEAK	"/sys/kernel/debug/kmemleak"
 /* The harness's own limit; the runner ends a soak that stops printing. */
 #define SOAK_TIMEOUT	(6 * 3600)
 
+/* The figures judged for drift, from /proc/meminfo. */
+enum soak_figure { SOAK_FREE, SOAK_SLAB, SOAK_FIGURES };
+
 struct soak_sample {
 	long cycle;
-	long free_kib;
-	long slab_kib;
+	long kib[SOAK_FIGURES];	/* MemFree, Slab */
 	long io;
 };
 
@@ -99,59 +99,41 @@ FIXTURE_TEARDOWN(soak)
 	rk_check_kernel(_metadata, &self->o);
 }
 
-static long env_long(const char *name, long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtol(v, NULL, 0) : def;
-}
-
 /* A /proc/meminfo field in KiB, or -1. */
 static long meminfo_kib(const char *field)
 {
-	char line[128];
-	size_t len = strlen(field);
-	long kib = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
+	long kib;
 
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			kib = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kib;
+	return gemlib_meminfo_kib(field, &kib) ? -1 : kib;
+}
+
+struct soak_leaks {
+	struct __test_metadata *_metadata;
+	int shown;
+};
+
+static void soak_leak(const char *report, void *arg)
+{
+	struct soak_leaks *l = arg;
+	struct __test_metadata *_metadata = l->_metadata;
+
+	if (l->shown++ < 4)
+		TH_LOG("kmemleak: %.200s", report);
 }
 
 /*
  * kmemleak's scan, where the kernel has it: the unreferenced objects it
- * reports (their first lines shown), 0, or -1 without kmemleak.
+ * reports (the first few shown), 0, or -1 without kmemleak.
  */
 static int soak_kmemleak(struct __test_metadata *_metadata)
 {
-	char buf[4096];
-	int n = 0, fd;
-	ssize_t len;
-	char *p;
+	struct soak_leaks l = { _metadata, 0 };
+	int n = gemlib_kmemleak(1, NULL, soak_leak, &l);
 
-	if (access(KMEMLEAK, W_OK))
+	if (n < 0)
 		return -1;
-	if (gemlib_sysfs_write(KMEMLEAK, "scan"))
-		return -1;
-	fd = open(KMEMLEAK, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	while ((len = read(fd, buf, sizeof(buf) - 1)) > 0) {
-		buf[len] = '\0';
-		for (p = buf; (p = strstr(p, "unreferenced object")); p++)
-			if (n++ < 4)
-				TH_LOG("kmemleak: %.200s", p);
-	}
-	close(fd);
 	/* Report each leak once. */
-	gemlib_sysfs_write(KMEMLEAK, "clear");
+	gemlib_kmemleak_clear();
 	return n;
 }
 
@@ -165,12 +147,12 @@ static void soak_sample(struct __test_metadata *_metadata,
 		return;
 	s = &self->s[self->ns++];
 	s->cycle = cycle;
-	s->free_kib = meminfo_kib("MemFree");
-	s->slab_kib = meminfo_kib("Slab");
+	s->kib[SOAK_FREE] = meminfo_kib("MemFree");
+	s->kib[SOAK_SLAB] = meminfo_kib("Slab");
 	s->io = rk_io();
 	/* Not judged, for the figures: where memory went if MemFree fell. */
 	TH_LOG("cycle %ld: MemFree %ld KiB, Slab %ld KiB, io_tlb_used %ld; Cached %ld, VmallocUsed %ld, Percpu %ld, PageTables %ld KiB",
-	       cycle, s->free_kib, s->slab_kib, s->io, meminfo_kib("Cached"),
+	       cycle, s->kib[SOAK_FREE], s->kib[SOAK_SLAB], s->io, meminfo_kib("Cached"),
 	       meminfo_kib("VmallocUsed"), meminfo_kib("Percpu"),
 	       meminfo_kib("PageTables"));
 	leaks = soak_kmemleak(_metadata);
@@ -183,17 +165,17 @@ static void soak_sample(struct __test_metadata *_metadata,
  * Growth at every sample since the first, by more than @limit in all:
  * @sign 1 for a figure that a leak raises, -1 for one it lowers.
  */
-static bool soak_drifts(const struct soak_sample *s, int ns, size_t field,
-			int sign, long limit)
+static bool soak_drifts(const struct soak_sample *s, int ns,
+			enum soak_figure f, int sign, long limit)
 {
 	long first, prev, v;
 	int i;
 
 	if (ns < 3)
 		return false;
-	first = prev = *(const long *)((const char *)&s[1] + field);
+	first = prev = s[1].kib[f];
 	for (i = 2; i < ns; i++) {
-		v = *(const long *)((const char *)&s[i] + field);
+		v = s[i].kib[f];
 		if (sign * (v - prev) <= 0)
 			return false;
 		prev = v;
@@ -204,8 +186,8 @@ static bool soak_drifts(const struct soak_sample *s, int ns, size_t field,
 TEST_F_TIMEOUT(soak, cycles, SOAK_TIMEOUT)
 {
 	static const enum rk_how ways[] = { RK_UNBIND, RK_REMOVE, RK_UNPLUG };
-	long n = env_long("REFGEM_SOAK_CYCLES", SOAK_CYCLES);
-	long every = env_long("REFGEM_SOAK_SAMPLE", SOAK_SAMPLE);
+	long n = gk_env_long("REFGEM_SOAK_CYCLES", SOAK_CYCLES);
+	long every = gk_env_long("REFGEM_SOAK_SAMPLE", SOAK_SAMPLE);
 	unsigned int nways = 3;
 	uint32_t c_handle, v_handle;
 	int c_dmabuf, v_dmabuf, fd, ret;
@@ -298,16 +280,16 @@ TEST_F_TIMEOUT(soak, cycles, SOAK_TIMEOUT)
 	EXPECT_EQ(0, gemlib_gem_close(self->vgem, v_handle));
 	rk_check_closed(_metadata, &self->o, 0, 0, 0);
 
-	EXPECT_FALSE(soak_drifts(self->s, self->ns,
-				 offsetof(struct soak_sample, slab_kib), 1,
+	EXPECT_FALSE(soak_drifts(self->s, self->ns, SOAK_SLAB, 1,
 				 SOAK_SLAB_KIB))
 		TH_LOG("Slab grew at every sample, from %ld to %ld KiB: kernel objects leak",
-		       self->s[1].slab_kib, self->s[self->ns - 1].slab_kib);
-	EXPECT_FALSE(soak_drifts(self->s, self->ns,
-				 offsetof(struct soak_sample, free_kib), -1,
+		       self->s[1].kib[SOAK_SLAB],
+		       self->s[self->ns - 1].kib[SOAK_SLAB]);
+	EXPECT_FALSE(soak_drifts(self->s, self->ns, SOAK_FREE, -1,
 				 SOAK_FREE_KIB))
 		TH_LOG("MemFree fell at every sample, from %ld to %ld KiB: memory leaks",
-		       self->s[1].free_kib, self->s[self->ns - 1].free_kib);
+		       self->s[1].kib[SOAK_FREE],
+		       self->s[self->ns - 1].kib[SOAK_FREE]);
 }
 
 TEST_HARNESS_MAIN

@@ -80,13 +80,6 @@ FIXTURE_TEARDOWN(stress)
 	rk_check_kernel(_metadata, &self->o);
 }
 
-static long env_long(const char *name, long def)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? strtol(v, NULL, 0) : def;
-}
-
 struct hammer {
 	int fd;
 	atomic_bool *stop;
@@ -234,7 +227,7 @@ TEST_F_TIMEOUT(stress, hammer, RK_TIMEOUT)
 /* Scenario 7: thousands of mapped BOs when the device goes. */
 TEST_F_TIMEOUT(stress, many_bos, 120)
 {
-	long n = env_long("REFGEM_KSFT_BOS", MANY_BOS), i;
+	long n = gk_env_long("REFGEM_KSFT_BOS", MANY_BOS), i;
 	struct rk_held held = { 0 };
 	uint32_t *handles;
 	void **maps;
@@ -300,7 +293,7 @@ TEST_F_TIMEOUT(stress, many_bos, 120)
  */
 TEST_F_TIMEOUT(stress, cycles, 240)
 {
-	long n = env_long("REFGEM_KSFT_CYCLES", CYCLES), cycle;
+	long n = gk_env_long("REFGEM_KSFT_CYCLES", CYCLES), cycle;
 	uint32_t c_handle, other;
 	int c_dmabuf, fd;
 	long t0 = rk_now_ms();

@@ -186,8 +186,21 @@ int gemlib_swiotlb_used(long *slots);
 /* swiotlb's 2 KiB slots in all; -ENOENT when there is no swiotlb pool. */
 int gemlib_swiotlb_slots(long *slots);
 
+/* Field @field ("MemFree", "Slab", ...) of /proc/meminfo, in KiB. */
+int gemlib_meminfo_kib(const char *field, long *kib);
 /* MemTotal of /proc/meminfo (the kernel's totalram), in bytes. */
 int gemlib_mem_total(uint64_t *bytes);
+
+/*
+ * kmemleak: scan @scans times, then hand each report of an unreferenced
+ * object (its lines, each ending in '\n') that names process @comm (NULL:
+ * every report) to @report. Returns how many it handed, or -errno (no
+ * kmemleak: -ENOENT or -EACCES). Reports stay until cleared.
+ */
+typedef void (*gemlib_leak_fn)(const char *report, void *arg);
+int gemlib_kmemleak(int scans, const char *comm, gemlib_leak_fn report,
+		    void *arg);
+int gemlib_kmemleak_clear(void);
 
 /* 1 when loadable module @name is loaded, 0 when not. */
 int gemlib_module_loaded(const char *name);

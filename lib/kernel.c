@@ -80,9 +80,9 @@ int gemlib_module_load(const char *path, const char *params)
 	return ret;
 }
 
-int gemlib_mem_total(uint64_t *bytes)
+int gemlib_meminfo_kib(const char *field, long *kib)
 {
-	unsigned long long kib;
+	size_t len = strlen(field);
 	char line[128];
 	int ret = -ENOENT;
 	FILE *f = fopen("/proc/meminfo", "re");
@@ -90,11 +90,81 @@ int gemlib_mem_total(uint64_t *bytes)
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemTotal: %llu kB", &kib) == 1) {
-			*bytes = kib * 1024;
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			*kib = strtol(line + len + 1, NULL, 10);
 			ret = 0;
 			break;
 		}
 	fclose(f);
 	return ret;
+}
+
+int gemlib_mem_total(uint64_t *bytes)
+{
+	long kib;
+	int ret = gemlib_meminfo_kib("MemTotal", &kib);
+
+	if (!ret)
+		*bytes = (uint64_t)kib * 1024;
+	return ret;
+}
+
+#define KMEMLEAK	"/sys/kernel/debug/kmemleak"
+
+int gemlib_kmemleak(int scans, const char *comm, gemlib_leak_fn report,
+		    void *arg)
+{
+	char needle[48], *line = NULL, *block = NULL;
+	size_t cap = 0, len = 0;
+	int leaks = 0, i, ret;
+	bool mine = false;
+	FILE *f;
+
+	for (i = 0; i < scans; i++) {
+		ret = gemlib_sysfs_write(KMEMLEAK, "scan");
+		if (ret)
+			return ret;
+	}
+	f = fopen(KMEMLEAK, "re");
+	if (!f)
+		return -errno;
+	if (comm)
+		snprintf(needle, sizeof(needle), "comm \"%s\"", comm);
+	/*
+	 * One report per object: "unreferenced object ..." and the lines
+	 * after it, among them `comm "NAME", pid ...`.
+	 */
+	for (;;) {
+		bool end = getline(&line, &cap, f) < 0;
+		char *more;
+
+		if (end || !strncmp(line, "unreferenced object", 19)) {
+			if (block && (mine || !comm)) {
+				leaks++;
+				report(block, arg);
+			}
+			free(block);
+			block = NULL;
+			len = 0;
+			mine = false;
+			if (end)
+				break;
+		}
+		if (comm && strstr(line, needle))
+			mine = true;
+		more = realloc(block, len + strlen(line) + 1);
+		if (!more)
+			continue;
+		block = more;
+		strcpy(block + len, line);
+		len += strlen(line);
+	}
+	free(line);
+	fclose(f);
+	return leaks;
+}
+
+int gemlib_kmemleak_clear(void)
+{
+	return gemlib_sysfs_write(KMEMLEAK, "clear");
 }
