@@ -343,22 +343,23 @@ static long gt_check_slots(struct __test_metadata *_metadata,
  * ones it releases at the take-away. Slots that the last close released
  * were a mapping of the held objects that outlived the device; measured
  * this way, the device's own mappings released at the take-away cannot
- * hide them. @io_taken: gt_check_slots()'s.
+ * hide them. @io_held: io_tlb_used with the device away and @what still
+ * held, last before the close (gt_check_slots()'s, or -1: not measured).
  */
 static void gt_check_slots_closed(struct __test_metadata *_metadata,
-				  long io_taken, const char *what,
+				  long io_held, const char *what,
 				  enum gt_how how)
 {
 	long io;
 
-	if (io_taken < 0)
+	if (io_held < 0)
 		return;
 	io = gt_io_settled();
 	TH_LOG("io_tlb_used %ld once %s %s closed, the device still away",
 	       io, what, strstr(what, "BOs") ? "are" : "is");
-	EXPECT_LE(io_taken, io)
+	EXPECT_LE(io_held, io)
 		TH_LOG("%ld swiotlb slots still held right after %s: closing %s released them, so its DMA mapping outlived its device",
-		       io_taken - io, gt_how_name(how), what);
+		       io_held - io, gt_how_name(how), what);
 }
 
 static sigjmp_buf gt_jmp;
@@ -432,6 +433,21 @@ static void gt_bo_new(struct __test_metadata *_metadata, int fd,
 			  &bo->map);
 	ASSERT_EQ(0, ret) TH_LOG("mmap of the dumb BO: %s", strerror(-ret));
 	gemlib_pattern_fill(bo->map, bo->size, seed);
+}
+
+/* Export @bo as a dma-buf and, with @map, mmap the dma-buf. */
+static void gt_bo_export(struct __test_metadata *_metadata, int fd,
+			 const struct gt_bo *bo, int *dmabuf, void **map)
+{
+	int ret;
+
+	ret = gemlib_prime_export(fd, bo->handle, DRM_CLOEXEC | DRM_RDWR,
+				  dmabuf);
+	ASSERT_EQ(0, ret) TH_LOG("PRIME export: %s", strerror(-ret));
+	if (!map)
+		return;
+	ret = gemlib_mmap(*dmabuf, 0, bo->size, PROT_READ | PROT_WRITE, map);
+	ASSERT_EQ(0, ret) TH_LOG("mmap of the dma-buf: %s", strerror(-ret));
 }
 
 static void gt_bo_unmap(struct gt_bo *bo)
@@ -626,19 +642,14 @@ TEST_F_TIMEOUT(takeaway, held_dmabuf, GT_TIMEOUT)
 {
 	struct gt_bo *bo = &self->bos[0];
 	long io_before, io_with, io_taken;
-	int ret;
 
 	if (self->fd < 0)
 		return;
 	io_before = gt_io_settled();
 	gt_bo_new(_metadata, self->fd, BO_SIZE, SEED, bo);
-	ret = gemlib_prime_export(self->fd, bo->handle, DRM_CLOEXEC | DRM_RDWR,
-				  &self->dmabuf);
-	ASSERT_EQ(0, ret) TH_LOG("PRIME export: %s", strerror(-ret));
 	self->dmabuf_size = bo->size;
-	ret = gemlib_mmap(self->dmabuf, 0, bo->size, PROT_READ | PROT_WRITE,
-			  &self->dmabuf_map);
-	ASSERT_EQ(0, ret) TH_LOG("mmap of the dma-buf: %s", strerror(-ret));
+	gt_bo_export(_metadata, self->fd, bo, &self->dmabuf,
+		     &self->dmabuf_map);
 	GK_EXPECT_PATTERN(self->dmabuf_map, bo->size, SEED,
 			  "the dma-buf's mmap");
 	/* Only the dma-buf holds the BO from here. */
@@ -794,13 +805,9 @@ TEST_F_TIMEOUT(takeaway, held_export, GT_TIMEOUT)
 		     self->d.driver);
 	io_before = gt_io_settled();
 	gt_bo_new(_metadata, self->fd, BO_SIZE, SEED, bo);
-	ret = gemlib_prime_export(self->fd, bo->handle, DRM_CLOEXEC | DRM_RDWR,
-				  &self->dmabuf);
-	ASSERT_EQ(0, ret) TH_LOG("PRIME export: %s", strerror(-ret));
 	self->dmabuf_size = bo->size;
-	ret = gemlib_mmap(self->dmabuf, 0, bo->size, PROT_READ | PROT_WRITE,
-			  &self->dmabuf_map);
-	ASSERT_EQ(0, ret) TH_LOG("mmap of the dma-buf: %s", strerror(-ret));
+	gt_bo_export(_metadata, self->fd, bo, &self->dmabuf,
+		     &self->dmabuf_map);
 	io_own = gt_io_settled();
 	ret = gemlib_prime_import(self->peer_fd, self->dmabuf, &handle);
 	if (ret)
@@ -853,18 +860,13 @@ TEST_F_TIMEOUT(takeaway, cycles, GT_TIMEOUT * 2)
 	struct gt_bo *bo = &self->bos[0];
 	long io_before, io_with, io_taken;
 	unsigned int c;
-	int ret;
 
 	if (self->fd < 0)
 		return;
 	for (c = 0; c < GT_CYCLES && _metadata->passed; c++) {
 		io_before = gt_io_settled();
 		gt_bo_new(_metadata, self->fd, BO_SIZE, SEED + c, bo);
-		ret = gemlib_prime_export(self->fd, bo->handle,
-					  DRM_CLOEXEC | DRM_RDWR,
-					  &self->dmabuf);
-		ASSERT_EQ(0, ret) TH_LOG("cycle %u: PRIME export: %s", c,
-					 strerror(-ret));
+		gt_bo_export(_metadata, self->fd, bo, &self->dmabuf, NULL);
 		io_with = gt_io_settled();
 
 		GT_TAKE_AWAY(&self->d, variant->how);
@@ -988,12 +990,8 @@ TEST_F(unload, held)
 	if (self->fd < 0)
 		return;
 	gt_bo_new(_metadata, self->fd, BO_SIZE, SEED, &self->bo);
-	ret = gemlib_prime_export(self->fd, self->bo.handle,
-				  DRM_CLOEXEC | DRM_RDWR, &self->dmabuf);
-	ASSERT_EQ(0, ret) TH_LOG("PRIME export: %s", strerror(-ret));
-	ret = gemlib_mmap(self->dmabuf, 0, self->bo.size,
-			  PROT_READ | PROT_WRITE, &self->map);
-	ASSERT_EQ(0, ret) TH_LOG("mmap of the dma-buf: %s", strerror(-ret));
+	gt_bo_export(_metadata, self->fd, &self->bo, &self->dmabuf,
+		     &self->map);
 
 	gt_check_module_held(_metadata, self, "with its DRM file open");
 	gt_bo_unmap(&self->bo);
