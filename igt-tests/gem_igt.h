@@ -127,6 +127,16 @@ static inline int gem_igt_open_render(int fd)
 	return fd2;
 }
 
+/*
+ * Become an unprivileged client, nobody's uid and gid (65534), as a render
+ * node's ordinary user is: in a child (igt_fork()), for good.
+ */
+static inline void gem_igt_drop_root(void)
+{
+	igt_assert_eq(setgid(65534), 0);
+	igt_assert_eq(setuid(65534), 0);
+}
+
 /* PRIME export of @handle; asserts success and returns the dma-buf fd. */
 static inline int gem_igt_export(int fd, uint32_t handle, uint32_t flags)
 {

@@ -129,14 +129,12 @@ static void test_file_bo_quota(int fd)
 		int ret, dmabuf;
 		void *ptr;
 
-		igt_assert_eq(gemlib_read_long("/sys/module/refgem/parameters/file_bo_max",
-					       &quota), 0);
+		quota = refgem_igt_param("file_bo_max");
 		igt_assert_eq(gemlib_mem_total(&ram), 0);
 		size = ram - ram % page;
 		if (size > (uint64_t)quota)
 			size = quota;
-		igt_assert_eq(setgid(65534), 0);
-		igt_assert_eq(setuid(65534), 0);
+		gem_igt_drop_root();
 
 		/* Up to the bound, as nobody. */
 		while ((ret = refgem_bo_create(greedy, size, 0, &handle)) == 0) {

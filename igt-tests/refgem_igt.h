@@ -144,6 +144,17 @@ refgem_igt_counters_settled(const struct refgem_counters *before)
 			     settle[i].why);
 }
 
+/* refgem's module parameter @name (file_bo_max, ...); asserts it reads. */
+static inline long refgem_igt_param(const char *name)
+{
+	char path[128];
+	long val;
+
+	snprintf(path, sizeof(path), "/sys/module/refgem/parameters/%s", name);
+	igt_assert_f(!gemlib_read_long(path, &val), "cannot read %s\n", path);
+	return val;
+}
+
 /* A refgem object of @size bytes from GEM_CREATE; returns the handle. */
 static inline uint32_t refgem_igt_create(int fd, uint64_t size)
 {

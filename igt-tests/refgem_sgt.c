@@ -930,10 +930,8 @@ static void test_file_map_quota(int fd)
 		long quota;
 		int ret;
 
-		igt_assert_eq(gemlib_read_long("/sys/module/refgem/parameters/file_map_max",
-					       &quota), 0);
-		igt_assert_eq(setgid(65534), 0);
-		igt_assert_eq(setuid(65534), 0);
+		quota = refgem_igt_param("file_map_max");
+		gem_igt_drop_root();
 
 		for (;;) {
 			h = refgem_igt_create(greedy, size);
