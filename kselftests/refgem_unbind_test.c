@@ -44,13 +44,15 @@ FIXTURE_VARIANT(held_bo) {
 
 RK_TAKEAWAY_VARIANTS(held_bo);
 
-FIXTURE_SETUP(held_bo)
+/* Open the first refgem device; @name: the variant's, or "". */
+static void held_open(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(held_bo) *self, const char *name)
 {
 	/* Before any SKIP: teardown runs after a skipped setup too. */
 	self->fd = -1;
 	self->new_fd = -1;
 	self->dmabuf = -1;
-	if (!rk_begin(_metadata, &self->o, variant->name))
+	if (!rk_begin(_metadata, &self->o, name))
 		return;
 	self->fd = gemlib_open_driver(REFGEM_DRIVER_NAME, GEMLIB_NODE_RENDER,
 				      0);
@@ -59,7 +61,9 @@ FIXTURE_SETUP(held_bo)
 	ASSERT_EQ(0, gemlib_fd_bdf(self->fd, self->bdf, sizeof(self->bdf)));
 }
 
-FIXTURE_TEARDOWN(held_bo)
+/* Close what the test left open and bind the device again if need be. */
+static void held_release(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(held_bo) *self, enum rk_how how)
 {
 	int ret;
 
@@ -75,11 +79,21 @@ FIXTURE_TEARDOWN(held_bo)
 		close(self->fd);
 	/* Leave the device as we found it, even after a failed assert. */
 	if (self->bdf[0]) {
-		ret = rk_restore(self->bdf, variant->how);
+		ret = rk_restore(self->bdf, how);
 		EXPECT_EQ(0, ret) TH_LOG("rebinding %s: %s", self->bdf,
 					 strerror(-ret));
 	}
 	rk_check_kernel(_metadata, &self->o);
+}
+
+FIXTURE_SETUP(held_bo)
+{
+	held_open(_metadata, self, variant->name);
+}
+
+FIXTURE_TEARDOWN(held_bo)
+{
+	held_release(_metadata, self, variant->how);
 }
 
 /* Close the fd and the CPU mapping: the BO and its pinned pages go. */
@@ -471,95 +485,6 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 }
 
 /*
- * A file keeps its DRM device, and with it the device's minors, after the
- * device was taken away; the DRM core has 64 primary minors. Hold a file of
- * every generation until a give-back's probe fails for want of a minor:
- * the failed probe must leave nothing of the device behind (no mapping, no
- * scratch table, no swiotlb slot), the BO held from the first generation
- * must live on, and once every file is closed the device must come back
- * and work.
- */
-#define GENS_MAX	128
-
-TEST_F_TIMEOUT(held_bo, minors_exhausted, 600)
-{
-	struct rk_held held = { 0 };
-	struct refgem_counters c;
-	int gens[GENS_MAX], n, ret = 0;
-
-	if (_metadata->skip)
-		return;
-	rk_bo_new(_metadata, self->fd, BO_SIZE, 0x3e3e, &self->bo);
-	rk_sgt_map(_metadata, self->fd, self->bo.handle, true);
-	ASSERT_EQ(0, gemlib_prime_export(self->fd, self->bo.handle, O_CLOEXEC,
-					 &self->dmabuf));
-	rk_held_add(&held, 1, "BO handle %u (own sg_table, exported)",
-		    self->bo.handle);
-
-	for (n = 0; n < GENS_MAX; n++) {
-		rk_pre(_metadata, &self->o);
-		RK_TAKE_AWAY(self->bdf, variant->how);
-		rk_check_taken(_metadata, &self->o, n ? &(struct rk_held){ 0 } :
-			       &held, 0, 0, variant->how);
-		ret = rk_give_back(self->bdf, variant->how);
-		if (ret)
-			break;
-		gens[n] = gemlib_open_bdf(self->bdf, GEMLIB_NODE_PRIMARY,
-					  RK_WAIT_MS);
-		ASSERT_LE(0, gens[n]) TH_LOG("generation %d: %s", n + 1,
-					     strerror(-gens[n]));
-	}
-	TH_LOG("%d generations held, then %s of %s: %s", n,
-	       rk_how_name(variant->how), self->bdf, strerror(-ret));
-	if (!ret)
-		SKIP(goto close, "%d generations held and the device still came back: no minor limit to reach",
-		     n);
-	ASSERT_LT(0, n) TH_LOG("the first give-back failed: %s", strerror(-ret));
-	EXPECT_EQ(0, gemlib_pci_is_bound(REFGEM_DRIVER_NAME, self->bdf))
-		TH_LOG("%s is bound although the give-back failed", self->bdf);
-
-	/* The failed probe undid itself: no scratch table, no mapping. */
-	RK_COUNTS(&c);
-	EXPECT_EQ(self->o.start.v[REFGEM_C_OWNED_MAPS_LIVE] - 1,
-		  c.v[REFGEM_C_OWNED_MAPS_LIVE])
-		TH_LOG("owned_maps_live %ld after the failed probe",
-		       c.v[REFGEM_C_OWNED_MAPS_LIVE]);
-	rk_check_closed(_metadata, &self->o, 1, BO_SIZE / 4096, 0);
-	if (self->o.g.io_start >= 0)
-		EXPECT_EQ(self->o.g.io_start - RK_SCRATCH_SLOTS, rk_io());
-	RK_EXPECT_PATTERN(self->bo.map, BO_SIZE, 0x3e3e,
-			  "held BO after the failed probe");
-
-close:
-	while (n--)
-		ASSERT_EQ(0, close(gens[n]));
-	ASSERT_EQ(0, close(self->dmabuf));
-	self->dmabuf = -1;
-	close_all(_metadata, self);
-	if (!ret)
-		return;
-
-	/* Every old device is gone now: the next probe finds its minors. */
-	ret = rk_restore(self->bdf, variant->how);
-	ASSERT_EQ(0, ret) TH_LOG("binding %s after closing every file: %s",
-				 self->bdf, strerror(-ret));
-	self->new_fd = gemlib_open_bdf(self->bdf, GEMLIB_NODE_RENDER,
-				       RK_WAIT_MS);
-	ASSERT_LE(0, self->new_fd);
-	rk_bo_new(_metadata, self->new_fd, BO_SIZE, 0, &self->new_bo);
-	rk_sgt_map(_metadata, self->new_fd, self->new_bo.handle, true);
-	rk_device_write(_metadata, self->new_fd, self->new_bo.handle, BO_SIZE,
-			0x5a5a);
-	rk_check_device_view(_metadata, self->new_fd, self->new_bo.handle,
-			     REFGEM_EDU_MAX_LEN, 0x5a5a, REFGEM_ENGINE_EDU);
-	rk_bo_unmap(&self->new_bo);
-	ASSERT_EQ(0, close(self->new_fd));
-	self->new_fd = -1;
-	rk_check_closed(_metadata, &self->o, 0, 0, 0);
-	rk_check_io_back(_metadata, &self->o);
-}
-
-/*
  * Scenario 12: the driver-owned (scratch) table goes at take-away: one
  * owned mapping less and, under swiotlb, its 256 slots back at once.
  */
@@ -583,6 +508,122 @@ TEST_F_TIMEOUT(held_bo, owned_table, RK_TIMEOUT)
 	EXPECT_EQ(self->o.start.v[REFGEM_C_OWNED_MAPS_LIVE], c.v[REFGEM_C_OWNED_MAPS_LIVE]);
 	rk_check_closed(_metadata, &self->o, 0, 0, 0);
 	rk_check_io_back(_metadata, &self->o);
+}
+
+/*
+ * A file keeps its DRM device, and with it the device's minors, after the
+ * device was taken away; the DRM core has 64 primary minors. Hold a file of
+ * every generation until a give-back's probe fails for want of a minor:
+ * the failed probe must leave nothing of the device behind (no mapping, no
+ * scratch table, no swiotlb slot), the BO held from the first generation
+ * must live on, and once every file is closed the device must come back
+ * and work.
+ */
+#define GENS_MAX	128
+
+FIXTURE(minors) {
+	FIXTURE_DATA(held_bo) h;
+	int gens[GENS_MAX];	/* a primary node of each generation */
+	int n;
+};
+
+FIXTURE_SETUP(minors)
+{
+	held_open(_metadata, &self->h, "");
+}
+
+FIXTURE_TEARDOWN(minors)
+{
+	/* First: the device cannot come back while they are open. */
+	while (self->n)
+		close(self->gens[--self->n]);
+	held_release(_metadata, &self->h, RK_UNBIND);
+}
+
+/*
+ * One way of taking the device away is enough: the probe that fails is
+ * the same whatever took the device before, and each way costs 40-110 s
+ * on the debug kernel.
+ */
+TEST_F_TIMEOUT(minors, exhausted, 600)
+{
+	FIXTURE_DATA(held_bo) *h = &self->h;
+	const enum rk_how how = RK_UNBIND;
+	struct rk_held held = { 0 };
+	struct refgem_counters c;
+	int fd, ret = 0;
+
+	if (_metadata->skip)
+		return;
+	rk_bo_new(_metadata, h->fd, BO_SIZE, 0x3e3e, &h->bo);
+	rk_sgt_map(_metadata, h->fd, h->bo.handle, true);
+	ASSERT_EQ(0, gemlib_prime_export(h->fd, h->bo.handle, O_CLOEXEC,
+					 &h->dmabuf));
+	rk_held_add(&held, 1, "BO handle %u (own sg_table, exported)",
+		    h->bo.handle);
+
+	while (self->n < GENS_MAX) {
+		rk_pre(_metadata, &h->o);
+		RK_TAKE_AWAY(h->bdf, how);
+		rk_check_taken(_metadata, &h->o,
+			       self->n ? &(struct rk_held){ 0 } : &held, 0, 0,
+			       how);
+		ret = rk_give_back(h->bdf, how);
+		if (ret)
+			break;
+		fd = gemlib_open_bdf(h->bdf, GEMLIB_NODE_PRIMARY, RK_WAIT_MS);
+		ASSERT_LE(0, fd) TH_LOG("generation %d: %s", self->n + 1,
+					strerror(-fd));
+		self->gens[self->n++] = fd;
+	}
+	TH_LOG("%d generations held, then %s of %s: %s", self->n,
+	       rk_how_name(how), h->bdf, strerror(-ret));
+	if (!ret)
+		SKIP(goto close, "%d generations held and the device still came back: no minor limit to reach",
+		     self->n);
+	ASSERT_LT(0, self->n) TH_LOG("the first give-back failed: %s",
+				     strerror(-ret));
+	EXPECT_EQ(0, gemlib_pci_is_bound(REFGEM_DRIVER_NAME, h->bdf))
+		TH_LOG("%s is bound although the give-back failed", h->bdf);
+
+	/* The failed probe undid itself: no scratch table, no mapping. */
+	RK_COUNTS(&c);
+	EXPECT_EQ(h->o.start.v[REFGEM_C_OWNED_MAPS_LIVE] - 1,
+		  c.v[REFGEM_C_OWNED_MAPS_LIVE])
+		TH_LOG("owned_maps_live %ld after the failed probe",
+		       c.v[REFGEM_C_OWNED_MAPS_LIVE]);
+	rk_check_closed(_metadata, &h->o, 1, BO_SIZE / 4096, 0);
+	if (h->o.g.io_start >= 0)
+		EXPECT_EQ(h->o.g.io_start - RK_SCRATCH_SLOTS, rk_io());
+	RK_EXPECT_PATTERN(h->bo.map, BO_SIZE, 0x3e3e,
+			  "held BO after the failed probe");
+
+close:
+	while (self->n)
+		ASSERT_EQ(0, close(self->gens[--self->n]));
+	ASSERT_EQ(0, close(h->dmabuf));
+	h->dmabuf = -1;
+	close_all(_metadata, h);
+	if (!ret)
+		return;
+
+	/* Every old device is gone now: the next probe finds its minors. */
+	ret = rk_restore(h->bdf, how);
+	ASSERT_EQ(0, ret) TH_LOG("binding %s after closing every file: %s",
+				 h->bdf, strerror(-ret));
+	h->new_fd = gemlib_open_bdf(h->bdf, GEMLIB_NODE_RENDER, RK_WAIT_MS);
+	ASSERT_LE(0, h->new_fd);
+	rk_bo_new(_metadata, h->new_fd, BO_SIZE, 0, &h->new_bo);
+	rk_sgt_map(_metadata, h->new_fd, h->new_bo.handle, true);
+	rk_device_write(_metadata, h->new_fd, h->new_bo.handle, BO_SIZE,
+			0x5a5a);
+	rk_check_device_view(_metadata, h->new_fd, h->new_bo.handle,
+			     REFGEM_EDU_MAX_LEN, 0x5a5a, REFGEM_ENGINE_EDU);
+	rk_bo_unmap(&h->new_bo);
+	ASSERT_EQ(0, close(h->new_fd));
+	h->new_fd = -1;
+	rk_check_closed(_metadata, &h->o, 0, 0, 0);
+	rk_check_io_back(_metadata, &h->o);
 }
 
 TEST_HARNESS_MAIN
