@@ -164,16 +164,17 @@ int gemlib_open_bdf(const char *bdf, enum gemlib_node type, int timeout_ms)
 {
 	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
 	char node[PATH_MAX];
-	int waited, fd;
+	int waited, fd, ret = -ETIMEDOUT;
 
 	for (waited = 0;; waited += 10) {
 		if (!bdf_node(bdf, type, node, sizeof(node))) {
 			fd = open(node, O_RDWR | O_CLOEXEC);
 			if (fd >= 0)
 				return fd;
+			ret = -errno;
 		}
 		if (waited >= timeout_ms)
-			return -ETIMEDOUT;
+			return ret;
 		nanosleep(&tick, NULL);
 	}
 }

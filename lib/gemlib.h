@@ -84,7 +84,8 @@ int gemlib_driver_bind(const char *drv, const char *dev);
 
 /*
  * Wait up to @timeout_ms for a DRM node of @type to appear under @bdf and
- * open it. Returns the fd or a negative errno (-ETIMEDOUT).
+ * open it. Returns the fd or a negative errno: the last open()'s when the
+ * node is there but does not open, else -ETIMEDOUT.
  */
 int gemlib_open_bdf(const char *bdf, enum gemlib_node type, int timeout_ms);
 
