@@ -537,6 +537,11 @@ FIXTURE_TEARDOWN(minors)
 	/* First: the device cannot come back while they are open. */
 	while (self->n)
 		close(self->gens[--self->n]);
+	/* Bound on minors whose nodes do not open: probe it again. */
+	if (self->h.bdf[0] &&
+	    gemlib_pci_is_bound(REFGEM_DRIVER_NAME, self->h.bdf) == 1 &&
+	    rk_wait_node(self->h.bdf))
+		rk_take_away(self->h.bdf, RK_UNBIND);
 	held_release(_metadata, &self->h, RK_UNBIND);
 }
 
@@ -551,6 +556,7 @@ TEST_F_TIMEOUT(minors, exhausted, 600)
 	const enum rk_how how = RK_UNBIND;
 	struct rk_held held = { 0 };
 	struct refgem_counters c;
+	bool bound = false;
 	int fd, ret = 0;
 
 	if (_metadata->skip)
@@ -576,15 +582,24 @@ TEST_F_TIMEOUT(minors, exhausted, 600)
 					strerror(-fd));
 		self->gens[self->n++] = fd;
 	}
-	TH_LOG("%d generations held, then %s of %s: %s", self->n,
+	TH_LOG("%d generations held, then undoing %s of %s: %s", self->n,
 	       rk_how_name(how), h->bdf, strerror(-ret));
 	if (!ret)
 		SKIP(goto close, "%d generations held and the device still came back: no minor limit to reach",
 		     self->n);
 	ASSERT_LT(0, self->n) TH_LOG("the first give-back failed: %s",
 				     strerror(-ret));
-	EXPECT_EQ(0, gemlib_pci_is_bound(REFGEM_DRIVER_NAME, h->bdf))
-		TH_LOG("%s is bound although the give-back failed", h->bdf);
+	/*
+	 * 6.12 hands out minors past 255 once the first 64 of a kind are
+	 * taken, and the core's character device covers 0-255 only: the
+	 * device binds, and its nodes fail to open (ENXIO).
+	 */
+	bound = gemlib_pci_is_bound(REFGEM_DRIVER_NAME, h->bdf) == 1;
+	EXPECT_FALSE(bound)
+		TH_LOG("%s came back after %d generations held, but its nodes do not open (%s): the DRM core gave it minors its character device does not cover",
+		       h->bdf, self->n, strerror(-ret));
+	if (bound)
+		goto close;
 
 	/* The failed probe undid itself: no scratch table, no mapping. */
 	RK_COUNTS(&c);
@@ -606,6 +621,12 @@ close:
 	close_all(_metadata, h);
 	if (!ret)
 		return;
+	/* Bound on unusable minors: a new probe takes the freed ones. */
+	if (bound) {
+		ret = rk_take_away(h->bdf, how);
+		ASSERT_EQ(0, ret) TH_LOG("%s of %s: %s", rk_how_name(how),
+					 h->bdf, strerror(-ret));
+	}
 
 	/* Every old device is gone now: the next probe finds its minors. */
 	ret = rk_restore(h->bdf, how);
