@@ -512,8 +512,8 @@ TEST_F_TIMEOUT(held_bo, owned_table, RK_TIMEOUT)
 
 /*
  * A file keeps its DRM device, and with it the device's minors, after the
- * device was taken away; the DRM core has 64 primary minors. Hold a file of
- * every generation until a give-back's probe fails for want of a minor:
+ * device was taken away; 6.1's DRM core has 64 minors of a kind. Hold a
+ * file of every generation until a give-back fails for want of a minor:
  * the failed probe must leave nothing of the device behind (no mapping, no
  * scratch table, no swiotlb slot), the BO held from the first generation
  * must live on, and once every file is closed the device must come back
@@ -590,9 +590,9 @@ TEST_F_TIMEOUT(minors, exhausted, 600)
 	ASSERT_LT(0, self->n) TH_LOG("the first give-back failed: %s",
 				     strerror(-ret));
 	/*
-	 * 6.12 hands out minors past 255 once the first 64 of a kind are
-	 * taken, and the core's character device covers 0-255 only: the
-	 * device binds, and its nodes fail to open (ENXIO).
+	 * 6.12 goes on into an extended range once the first 64 of a kind
+	 * are taken, past 255 in the end, while the core's character device
+	 * covers 0-255 only: the device binds, its nodes fail with ENXIO.
 	 */
 	bound = gemlib_pci_is_bound(REFGEM_DRIVER_NAME, h->bdf) == 1;
 	EXPECT_FALSE(bound)
