@@ -96,6 +96,22 @@ FIXTURE_TEARDOWN(held_bo)
 	held_release(_metadata, self, variant->how);
 }
 
+/*
+ * A BO in the CPU's and its own device's hands and exported, listed in
+ * @held as what the take-away must leave alive.
+ */
+static void held_mapped_export(struct __test_metadata *_metadata,
+			       FIXTURE_DATA(held_bo) *self, uint32_t seed,
+			       struct rk_held *held)
+{
+	rk_bo_new(_metadata, self->fd, BO_SIZE, seed, &self->bo);
+	rk_sgt_map(_metadata, self->fd, self->bo.handle, true);
+	ASSERT_EQ(0, gemlib_prime_export(self->fd, self->bo.handle, O_CLOEXEC,
+					 &self->dmabuf));
+	rk_held_add(held, 1, "BO handle %u (own sg_table, exported)",
+		    self->bo.handle);
+}
+
 /* Close the fd and the CPU mapping: the BO and its pinned pages go. */
 static void close_all(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(held_bo) *self)
@@ -419,12 +435,7 @@ TEST_F_TIMEOUT(held_bo, rebind_works, RK_TIMEOUT)
 
 	if (_metadata->skip)
 		return;
-	rk_bo_new(_metadata, self->fd, BO_SIZE, 0x0bad, &self->bo);
-	rk_sgt_map(_metadata, self->fd, self->bo.handle, true);
-	ASSERT_EQ(0, gemlib_prime_export(self->fd, self->bo.handle, O_CLOEXEC,
-					 &self->dmabuf));
-	rk_held_add(&held, 1, "BO handle %u (own sg_table, exported)",
-		    self->bo.handle);
+	held_mapped_export(_metadata, self, 0x0bad, &held);
 
 	rk_pre(_metadata, &self->o);
 	RK_TAKE_AWAY(self->bdf, variant->how);
@@ -561,12 +572,7 @@ TEST_F_TIMEOUT(minors, exhausted, 600)
 
 	if (_metadata->skip)
 		return;
-	rk_bo_new(_metadata, h->fd, BO_SIZE, 0x3e3e, &h->bo);
-	rk_sgt_map(_metadata, h->fd, h->bo.handle, true);
-	ASSERT_EQ(0, gemlib_prime_export(h->fd, h->bo.handle, O_CLOEXEC,
-					 &h->dmabuf));
-	rk_held_add(&held, 1, "BO handle %u (own sg_table, exported)",
-		    h->bo.handle);
+	held_mapped_export(_metadata, h, 0x3e3e, &held);
 
 	while (self->n < GENS_MAX) {
 		rk_pre(_metadata, &h->o);
