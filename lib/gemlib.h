@@ -196,7 +196,8 @@ int gemlib_mem_total(uint64_t *bytes);
  * kmemleak: scan @scans times, then hand each report of an unreferenced
  * object (its lines, each ending in '\n') that names process @comm (NULL:
  * every report) to @report. Returns how many it handed, or -errno (no
- * kmemleak: -ENOENT or -EACCES). Reports stay until cleared.
+ * kmemleak: -ENOENT or -EACCES; -ENOMEM rather than a report cut short).
+ * Reports stay until cleared.
  */
 typedef void (*gemlib_leak_fn)(const char *report, void *arg);
 int gemlib_kmemleak(int scans, const char *comm, gemlib_leak_fn report,

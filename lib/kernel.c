@@ -152,13 +152,17 @@ int gemlib_kmemleak(int scans, const char *comm, gemlib_leak_fn report,
 		}
 		if (comm && strstr(line, needle))
 			mine = true;
+		/* A report cut short could hide the leak: give up instead. */
 		more = realloc(block, len + strlen(line) + 1);
-		if (!more)
-			continue;
+		if (!more) {
+			leaks = -ENOMEM;
+			break;
+		}
 		block = more;
 		strcpy(block + len, line);
 		len += strlen(line);
 	}
+	free(block);
 	free(line);
 	fclose(f);
 	return leaks;
