@@ -127,6 +127,17 @@ class DeviceTest(unittest.TestCase):
         self.assertIn("pcie-root-port,id=rp3,slot=3,chassis=3", cmd)
         self.assertIn("virtio-gpu-pci,iommu_platform=on,bus=rp3,id=dev3", cmd)
 
+    def test_tcg_threads(self):
+        """One TCG thread unless asked: QEMU 7.2's MTTCG loses MMIO
+        writes that race a memory-map change."""
+        cmd = refgem_vm.qemu_command(self.args(), "initrd", [])
+        self.assertEqual(cmd[cmd.index("-accel") + 1], "tcg,thread=single")
+        cmd = refgem_vm.qemu_command(self.args("--tcg-threads", "multi"),
+                                     "initrd", [])
+        self.assertEqual(cmd[cmd.index("-accel") + 1], "tcg,thread=multi")
+        cmd = refgem_vm.qemu_command(self.args("--kvm"), "initrd", [])
+        self.assertEqual(cmd[cmd.index("-accel") + 1], "kvm")
+
     def test_replug_with_its_properties(self):
         a = self.args("--edu", "2", "--device",
                       "virtio-gpu-pci,iommu_platform=on,max_outputs=1")
