@@ -249,8 +249,8 @@ static void test_segments(int fd)
  * software engine cannot tell us, so it tries them all. The edu engine
  * refuses a range across segments (EINVAL) before it touches user memory
  * (EFAULT for a NULL pointer), which finds the boundaries at no transfer
- * cost; there must be nents - 1 of them, and the device reads each side
- * of each.
+ * cost; there must be nents - 1 of them, and the device reads the start of
+ * each segment they begin.
  */
 /* Past one swiotlb segment (256 KiB): at least two segments. */
 #define BOUNDARY_SIZE ((256 + 8) << 10)
@@ -308,10 +308,12 @@ static void test_segment_boundaries(int fd)
 			     "edu probe across %#llx: %s\n",
 			     (unsigned long long)b, strerror(-ret));
 		if (ret == -EINVAL) {
-			/* The device itself reads each side of it. */
+			/*
+			 * The device itself reads the segment that starts
+			 * here: one transfer (~100 ms) a segment, as 6.12's
+			 * may be one page each; both sides of the first below.
+			 */
 			dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, b, 64);
-			dma_check(fd, handle, REFGEM_ENGINE_EDU, shadow, b - 64,
-				  64);
 			if (!crossings++)
 				first = b;
 		}
