@@ -130,7 +130,7 @@ static int soak_kmemleak(struct __test_metadata *_metadata)
 	struct soak_leaks l = { _metadata, 0 };
 	int n = gemlib_kmemleak(1, NULL, soak_leak, &l);
 
-	if (n == -ENOENT || n == -EACCES)
+	if (gemlib_kmemleak_absent(n))
 		return -1;
 	EXPECT_LE(0, n) TH_LOG("reading kmemleak: %s", strerror(-n));
 	if (n < 0)

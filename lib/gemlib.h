@@ -13,6 +13,7 @@
 #ifndef GEMLIB_H
 #define GEMLIB_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -202,6 +203,12 @@ int gemlib_mem_total(uint64_t *bytes);
 typedef void (*gemlib_leak_fn)(const char *report, void *arg);
 int gemlib_kmemleak(int scans, const char *comm, gemlib_leak_fn report,
 		    void *arg);
+
+/* Whether gemlib_kmemleak()'s -errno @err says there is no kmemleak. */
+static inline bool gemlib_kmemleak_absent(int err)
+{
+	return err == -ENOENT || err == -EACCES;
+}
 int gemlib_kmemleak_clear(void);
 
 /* 1 when loadable module @name is loaded, 0 when not. */
