@@ -81,8 +81,8 @@ kselftests:
 		CFLAGS="$(if $(filter true,$(WERROR)),-Werror)"
 
 # SHARD=I/N runs shard I of N of each target (tools/refgem-merge joins
-# them); JOBS=N runs N guests at a time (default: the cores). Targets on a
-# kernel that refgem builds (the debug kernel) make it first.
+# them); JOBS=N runs N guests at a time (default: the cores + 1).
+# Targets on a kernel that refgem builds (the debug kernel) make it first.
 run: build
 	@SHARD=$(SHARD) tools/refgem-targets run $(TARGETS)
 
