@@ -95,10 +95,8 @@ def run(jobs, n, printer=None, prefix=None):
 
 def default_jobs():
     """JOBS= from the environment, else one more than the cores this
-    process may use: a guest is one single-threaded TCG process that idles
-    in its device's waits (the edu engine's 100 ms, settling after a
-    take-away), and a third guest on two cores fills that idle time
-    (`make run` 172 s two at a time, 134 s three at a time, 138 s four)."""
+    process may use: a guest is one single-threaded TCG process that often
+    idles in its devices' waits, which the extra guest fills (README)."""
     env = os.environ.get("JOBS", "")
     if env:
         try:
